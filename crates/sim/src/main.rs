@@ -1,0 +1,2 @@
+//! `ucce-sim`: command-line entry point of the UCCE server double.
+fn main() {}
