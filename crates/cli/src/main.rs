@@ -33,6 +33,9 @@ enum Command {
     Validate(cmd::validate::ValidateArgs),
     /// Send a CORS preflight and an actual request, and judge them as a browser does.
     Preflight(cmd::preflight::PreflightArgs),
+    /// Re-render a saved run report.
+    #[command(subcommand)]
+    Report(cmd::report::ReportCommand),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Inventory(c) => cmd::inventory::run(c),
         Command::Validate(a) => cmd::validate::run(a),
         Command::Preflight(a) => cmd::preflight::run(a),
+        Command::Report(c) => cmd::report::run(c),
     };
     exit::finish(result)
 }

@@ -2,5 +2,6 @@
 
 pub mod inventory;
 pub mod preflight;
+pub mod report;
 pub mod validate;
 pub mod webconfig;
