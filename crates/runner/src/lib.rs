@@ -1,4 +1,4 @@
-//! (stub) — see docs/architecture.md for this crate's job.
+//! (work in progress: the scheduler lands with the rollout issue)
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod events;

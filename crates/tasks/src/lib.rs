@@ -1,2 +1,2 @@
-//! (stub) — see docs/architecture.md for this crate's job.
+//! (work in progress)
 #![deny(clippy::print_stdout, clippy::print_stderr)]
