@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# End-to-end over real OpenSSH: four ucce-sim containers, the shipped playbook.
+# Asserts: first run changes all 4 hosts; a second run changes nothing; verify is compliant;
+# a changed host key is refused (host unreachable, exit 4) and that host is left untouched.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin=${CARGO_TARGET_DIR:-target}/release/corsfleet
+[[ -x $bin ]] || { echo "e2e: $bin not built (cargo build --release -p corsfleet)" >&2; exit 1; }
+work=$(mktemp -d)
+inventory=$(tests/containers/up.sh 4 | tail -n 1)
+trap 'tests/containers/down.sh >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+[[ -f $inventory ]] || { echo "e2e: up.sh did not print an inventory path (got: $inventory)" >&2; exit 1; }
+
+# Count hosts in a report by status: status_count REPORT STATUS
+status_count() {
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(1 for h in r["hosts"] if h["status"]==sys.argv[2]))' "$1" "$2"
+}
+expect() { # expect WHAT ACTUAL WANTED
+  if [[ $2 != "$3" ]]; then echo "e2e FAILED: $1: got $2, wanted $3" >&2; exit 1; fi
+  echo "e2e ok: $1 ($2)"
+}
+
+set +e
+"$bin" run playbooks/enable-cors.yml -i "$inventory" --no-progress --report-dir "$work/run1"; code=$?
+set -e
+expect "first run exit code" "$code" 0
+expect "first run: hosts changed" "$(status_count "$work/run1/report.json" changed)" 4
+
+"$bin" run playbooks/enable-cors.yml -i "$inventory" --no-progress --report-dir "$work/run2"
+expect "second run: hosts changed" "$(status_count "$work/run2/report.json" changed)" 0
+expect "second run: hosts ok" "$(status_count "$work/run2/report.json" ok)" 4
+
+"$bin" verify playbooks/enable-cors.yml -i "$inventory" --no-progress --report-dir "$work/verify"
+expect "verify: hosts compliant" "$(status_count "$work/verify/report.json" compliant)" 4
+
+# A changed host key: replace sim-1's key in a copy of known_hosts with another key.
+known_hosts=$(python3 -c 'import sys,re; t=open(sys.argv[1]).read(); print(re.search(r"corsfleet_known_hosts:\s*\"?([^\"\n]+)", t).group(1))' "$inventory")
+ssh-keygen -q -t ed25519 -N '' -f "$work/imposter" >/dev/null
+cp "$known_hosts" "$work/known_hosts"
+python3 - "$work/known_hosts" "$work/imposter.pub" "$(grep -m1 -oE '\[127\.0\.0\.1\]:[0-9]+' "$known_hosts")" <<'PY'
+import sys
+path, pub, first = sys.argv[1], open(sys.argv[2]).read().split(), sys.argv[3]
+lines = open(path).read().splitlines()
+out = [f"{first} {pub[0]} {pub[1]}" if l.startswith(first + " ") else l for l in lines]
+open(path, "w").write("\n".join(out) + "\n")
+PY
+sed "s#$known_hosts#$work/known_hosts#g" "$inventory" > "$work/inventory-changed-key.yml"
+target=$(python3 -c 'import sys; print(sys.argv[1])' "$(grep -m1 -oE '\[127\.0\.0\.1\]:[0-9]+' "$known_hosts")")
+set +e
+"$bin" run playbooks/enable-cors.yml -i "$work/inventory-changed-key.yml" --no-progress --report-dir "$work/changed-key" 2> "$work/changed-key.err"; code=$?
+set -e
+expect "changed host key: exit code" "$code" 4
+expect "changed host key: unreachable hosts" "$(status_count "$work/changed-key/report.json" unreachable)" 1
+grep -qi "host key" "$work/changed-key.err" || { echo "e2e FAILED: no host-key message for $target" >&2; cat "$work/changed-key.err" >&2; exit 1; }
+echo "e2e ok: changed host key for $target refused"
+echo "e2e: all checks passed"
