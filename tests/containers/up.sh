@@ -113,6 +113,8 @@ INVENTORY="$RUN_DIR/inventory.yml"
         [ $((i % 2)) -eq 0 ] && side=b
         printf '        sim-%s:\n' "$i"
         printf '          ansible_host: 127.0.0.1\n'
+        printf '          ansible_connection: ssh\n'
+        printf '          ansible_shell_type: cmd\n'
         printf '          ansible_port: %s\n' "${SSH_PORT[i]}"
         printf '          ansible_user: %s\n' "$(q "$SIM_USER")"
         printf '          ansible_ssh_private_key_file: %s\n' "$(q "$KEY")"
