@@ -26,7 +26,7 @@ INVENTORY="$("$SIM_DIR/up.sh" "$N" | tail -n1)"
 log "up.sh $N took $((SECONDS - t0))s; inventory $INVENTORY"
 
 # Value of KEY in HOST's block of the inventory up.sh wrote (one scalar per
-# line, single-quoted paths); enough for this file's fixed layout.
+# line, paths plain or double-quoted); enough for this file's fixed layout.
 inv() {
     local v
     v="$(awk -v host="        $1:" -v key="          $2: " '
@@ -34,8 +34,8 @@ inv() {
         inside && /^        [^ ]/ { inside = 0 }
         inside && index($0, key) == 1 { print substr($0, length(key) + 1); exit }
     ' "$INVENTORY")"
-    v="${v#\'}"
-    v="${v%\'}"
+    v="${v#\"}"
+    v="${v%\"}"
     [ -n "$v" ] || die "inventory has no $2 for $1"
     printf '%s\n' "$v"
 }
@@ -84,7 +84,7 @@ SFTP
     log "$h: https ok (401 without credentials, certificate valid for $name)"
 done
 
-msi="$(awk '/^        cors_msi_src: /{print $2}' "$INVENTORY" | tr -d "'")"
+msi="$(awk '/^        cors_msi_src: /{print substr($0, index($0, ":") + 2)}' "$INVENTORY" | tr -d '"')"
 sha="$(awk '/^        cors_msi_sha256: /{print $2}' "$INVENTORY")"
 [ -s "$msi" ] || die "test MSI $msi is missing or empty"
 [ "$(sha256sum "$msi" | cut -d' ' -f1)" = "$sha" ] || die "cors_msi_sha256 does not match $msi"

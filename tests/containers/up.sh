@@ -101,8 +101,17 @@ docker exec "$SIM_PROJECT-1" ucce-sim make-msi --out /tmp/IISCORS_amd64.msi >/de
 docker cp "$SIM_PROJECT-1:/tmp/IISCORS_amd64.msi" "$MSI" >/dev/null || die "could not copy the test MSI out"
 MSI_SHA256="$(sha256sum "$MSI" | cut -d' ' -f1)"
 
-# YAML single-quoted scalar: the only escape is '' for '.
-q() { local s="${1//\'/\'\'}"; printf "'%s'" "$s"; }
+# A path as a YAML scalar: plain when it holds only safe characters (easy for
+# line-based tools to read back), else double-quoted with \\ and \" escaped.
+q() {
+    if [[ "$1" =~ ^[A-Za-z0-9_./+-]+$ ]]; then
+        printf '%s' "$1"
+    else
+        local s="${1//\\/\\\\}"
+        s="${s//\"/\\\"}"
+        printf '"%s"' "$s"
+    fi
+}
 
 INVENTORY="$RUN_DIR/inventory.yml"
 {
