@@ -1,0 +1,82 @@
+//! Small formatting helpers shared by the renderers, so every format spells statuses,
+//! durations, times and abort reasons the same way.
+
+use crate::model::{AbortReason, HostStatus, RunMode, RunReport, TaskStatus};
+
+pub fn host_status(s: HostStatus) -> &'static str {
+    match s {
+        HostStatus::Ok => "ok",
+        HostStatus::Changed => "changed",
+        HostStatus::Failed => "failed",
+        HostStatus::Unreachable => "unreachable",
+        HostStatus::Skipped => "skipped",
+        HostStatus::Interrupted => "interrupted",
+        HostStatus::Compliant => "compliant",
+        HostStatus::Drifted => "drifted",
+    }
+}
+
+pub fn task_status(s: TaskStatus) -> &'static str {
+    match s {
+        TaskStatus::Ok => "ok",
+        TaskStatus::Changed => "changed",
+        TaskStatus::Failed => "failed",
+        TaskStatus::Skipped => "skipped",
+        TaskStatus::Interrupted => "interrupted",
+    }
+}
+
+pub fn mode(report: &RunReport) -> &'static str {
+    match (report.mode, report.check) {
+        (RunMode::Run, false) => "run",
+        (RunMode::Run, true) => "run (check mode: nothing was changed)",
+        (RunMode::Verify, _) => "verify (read-only audit)",
+    }
+}
+
+/// UTC, second precision: what a change ticket needs.
+pub fn time(ts: jiff::Timestamp) -> String {
+    ts.strftime("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// `350ms`, `4.2s`, `3m 07s`, `1h 02m`.
+pub fn duration(ms: u64) -> String {
+    if ms < 1_000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{}.{}s", ms / 1_000, (ms % 1_000) / 100)
+    } else if ms < 3_600_000 {
+        format!("{}m {:02}s", ms / 60_000, (ms % 60_000) / 1_000)
+    } else {
+        format!("{}h {:02}m", ms / 3_600_000, (ms % 3_600_000) / 60_000)
+    }
+}
+
+pub fn millis_between(start: jiff::Timestamp, end: jiff::Timestamp) -> u64 {
+    u64::try_from(end.duration_since(start).as_millis().max(0)).unwrap_or(u64::MAX)
+}
+
+/// Wall time of the run, when it finished.
+pub fn run_duration(report: &RunReport) -> Option<u64> {
+    report
+        .finished_at
+        .map(|end| millis_between(report.started_at, end))
+}
+
+pub fn abort(reason: &AbortReason) -> String {
+    match reason {
+        AbortReason::MaxFailPercentage {
+            play,
+            failed,
+            of,
+            limit,
+        } => format!(
+            "max_fail_percentage exceeded in play \"{play}\": {failed} of {of} hosts failed \
+             (limit {limit}%)"
+        ),
+        AbortReason::AnyErrorsFatal { play, host } => {
+            format!("any_errors_fatal in play \"{play}\": host {host} failed")
+        }
+        AbortReason::Interrupted => "interrupted (Ctrl-C)".to_owned(),
+    }
+}
