@@ -291,8 +291,11 @@ impl<'a> Patcher<'_, 'a> {
             None => {
                 let name = String::from_utf8_lossy(&src[e.name.clone()]);
                 let text = format!(">{text}{}{pi}</{name}>", self.style.nl);
+                // Replace the whitespace before `/>` too, so `<add a="1" />` becomes
+                // `<add a="1">`, not `<add a="1" >`.
+                let from = e.attrs.last().map_or(e.name.end, |a| a.value.end + 1);
                 self.edits.push(Edit {
-                    range: e.start_end - 2..e.start_end,
+                    range: from..e.start_end,
                     text,
                 });
             }
