@@ -88,19 +88,13 @@ impl PreflightError {
         let mut parts: Vec<String> = Vec::new();
         let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
         while let Some(s) = source {
-            if s.downcast_ref::<rustls::Error>().is_some() {
+            if is_tls(s) {
                 kind = TransportKind::Tls;
             }
-            if let Some(io) = s.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::TimedOut {
-                    kind = TransportKind::Timeout;
-                }
-                if io
-                    .get_ref()
-                    .is_some_and(|inner| inner.is::<rustls::Error>())
-                {
-                    kind = TransportKind::Tls;
-                }
+            if s.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+            {
+                kind = TransportKind::Timeout;
             }
             let text = s.to_string();
             // hyper and reqwest repeat the inner message in the outer one; keep each once.
@@ -121,5 +115,20 @@ impl PreflightError {
             kind,
             message: parts.join(": "),
         }
+    }
+}
+
+/// Whether a rustls error hides in `err`. hyper-util and tokio-rustls nest it inside
+/// `io::Error`s, whose `source()` skips the wrapped error, so descend with `get_ref` too.
+fn is_tls(err: &(dyn std::error::Error + 'static)) -> bool {
+    if err.is::<rustls::Error>() {
+        return true;
+    }
+    match err
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => is_tls(inner),
+        None => false,
     }
 }

@@ -336,7 +336,7 @@ pub fn judge_preflight(
         }
     };
     if let Some(methods) = methods {
-        let listed = methods.iter().any(|m| *m == req.method);
+        let listed = methods.contains(&req.method);
         let star = methods.iter().any(|m| m == "*");
         if !listed && !is_safelisted_method(&req.method) && (credentials || !star) {
             let hint = if star && credentials {
