@@ -443,11 +443,7 @@ async fn verdict_serialises_for_reports() {
 mod tls {
     use super::*;
 
-    async fn try_check(
-        srv: &TestServer,
-        url: &str,
-        tls: TlsOptions,
-    ) -> Result<Verdict, PreflightError> {
+    async fn try_check(url: &str, tls: TlsOptions) -> Result<Verdict, PreflightError> {
         let verifier = Verifier::new(&tls, Timeouts::default())?;
         verifier.check(&probe(url, "GET", &[], false)).await
     }
@@ -463,26 +459,26 @@ mod tls {
     async fn ca_file_verifies_by_name_and_server_name_covers_ip_urls() {
         let srv = serve(good("GET", "x")).await;
         assert!(
-            try_check(&srv, &srv.url(), srv.tls())
+            try_check(&srv.url(), srv.tls())
                 .await
                 .is_ok_and(|v| v.allowed)
         );
 
         let by_ip = format!("https://127.0.0.1:{}/", srv.addr.port());
-        let r = try_check(&srv, &by_ip, srv.tls()).await;
+        let r = try_check(&by_ip, srv.tls()).await;
         assert_eq!(tls_kind(&r), Some(TransportKind::Tls), "{r:?}");
 
         let named = TlsOptions {
             server_name: Some("localhost".into()),
             ..srv.tls()
         };
-        assert!(try_check(&srv, &by_ip, named).await.is_ok());
+        assert!(try_check(&by_ip, named).await.is_ok());
         let wrong = TlsOptions {
             server_name: Some("sim-2.lab.local".into()),
             ..srv.tls()
         };
         assert_eq!(
-            tls_kind(&try_check(&srv, &by_ip, wrong).await),
+            tls_kind(&try_check(&by_ip, wrong).await),
             Some(TransportKind::Tls)
         );
     }
@@ -491,7 +487,7 @@ mod tls {
     async fn untrusted_certificate_is_a_tls_error_with_a_clear_message() {
         let srv = serve(good("GET", "x")).await;
         let other_ca = serve(good("GET", "x")).await;
-        let r = try_check(&srv, &srv.url(), other_ca.tls()).await;
+        let r = try_check(&srv.url(), other_ca.tls()).await;
         assert_eq!(tls_kind(&r), Some(TransportKind::Tls));
         let msg = r.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(
@@ -508,12 +504,12 @@ mod tls {
             pin_sha256: Some(srv.leaf_sha256.clone()),
             ..Default::default()
         };
-        assert!(try_check(&srv, &by_ip, pinned).await.is_ok());
+        assert!(try_check(&by_ip, pinned).await.is_ok());
         let wrong = TlsOptions {
             pin_sha256: Some("00".repeat(32)),
             ..Default::default()
         };
-        let r = try_check(&srv, &by_ip, wrong).await;
+        let r = try_check(&by_ip, wrong).await;
         assert_eq!(tls_kind(&r), Some(TransportKind::Tls));
         assert!(
             r.err()
@@ -525,10 +521,10 @@ mod tls {
             ..srv.tls()
         };
         assert_eq!(
-            tls_kind(&try_check(&srv, &by_ip, both.clone()).await),
+            tls_kind(&try_check(&by_ip, both.clone()).await),
             Some(TransportKind::Tls)
         );
-        assert!(try_check(&srv, &srv.url(), both).await.is_ok());
+        assert!(try_check(&srv.url(), both).await.is_ok());
     }
 
     #[tokio::test]
@@ -539,11 +535,7 @@ mod tls {
             insecure: true,
             ..Default::default()
         };
-        assert!(
-            try_check(&srv, &by_ip, insecure)
-                .await
-                .is_ok_and(|v| v.allowed)
-        );
+        assert!(try_check(&by_ip, insecure).await.is_ok_and(|v| v.allowed));
     }
 }
 
