@@ -252,3 +252,154 @@ impl Transport for LocalTransport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Records the lines it is given and answers with a fixed exit code.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        lines: Mutex<Vec<String>>,
+    }
+
+    impl CommandExecutor for Recorder {
+        fn run(&self, command_line: &str) -> Result<ExecOutput, TransportError> {
+            self.lines
+                .lock()
+                .map_err(|_| TransportError::Poisoned)?
+                .push(command_line.to_owned());
+            Ok(ExecOutput {
+                exit_code: 3010,
+                stdout: String::new(),
+                stderr: String::new(),
+            })
+        }
+    }
+
+    fn wp(s: &str) -> WinPath {
+        WinPath::parse(s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn setup() -> (tempfile::TempDir, LocalTransport) {
+        let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let t = LocalTransport::new(Some(root.path().to_owned()), Arc::new(ShellExecutor));
+        (root, t)
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn maps_windows_paths_below_the_root() {
+        let (root, t) = setup();
+        assert_eq!(
+            t.local_path(&wp(r"C:\icm\tomcat\bin\i386\web.config")),
+            root.path().join("C:/icm/tomcat/bin/i386/web.config")
+        );
+        let bare = LocalTransport::new(None, Arc::new(ShellExecutor));
+        assert_eq!(bare.local_path(&wp(r"c:\x\y")), PathBuf::from("/C:/x/y"));
+        assert_eq!(bare.describe(), "local");
+        assert!(t.describe().starts_with("local /"));
+    }
+
+    #[test]
+    fn write_read_stat_replace_remove() {
+        let (root, t) = setup();
+        let dir = wp(r"C:\icm\tomcat\bin\i386");
+        let f = dir.join("web.config").unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            t.write_file_atomic(&f, b"x").is_err(),
+            "the folder does not exist yet"
+        );
+        t.create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.stat(&f).ok(), Some(None));
+        assert!(matches!(
+            t.read_file(&f),
+            Err(TransportError::NotFound { .. })
+        ));
+        t.write_file_atomic(&f, b"<configuration/>")
+            .unwrap_or_else(|e| panic!("{e}"));
+        t.write_file_atomic(&f, b"<configuration><x/></configuration>")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            t.read_file(&f).ok().as_deref(),
+            Some(&b"<configuration><x/></configuration>"[..])
+        );
+        let st = t.stat(&f).ok().flatten().unwrap_or_else(|| panic!("stat"));
+        assert_eq!((st.size, st.is_dir), (35, false));
+        assert!(st.modified.is_some());
+        assert_eq!(t.stat(&dir).ok().flatten().map(|s| s.is_dir), Some(true));
+        let local_dir = root.path().join("C:/icm/tomcat/bin/i386");
+        assert_eq!(entries(&local_dir), ["web.config"]);
+        t.remove_file(&f).unwrap_or_else(|e| panic!("{e}"));
+        t.remove_file(&f)
+            .unwrap_or_else(|e| panic!("idempotent: {e}"));
+        assert!(entries(&local_dir).is_empty());
+    }
+
+    #[test]
+    fn upload_reports_progress() {
+        let (root, t) = setup();
+        let src = root.path().join("pkg.msi");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        fs::write(&src, &data).unwrap_or_else(|e| panic!("{e}"));
+        t.create_dir_all(&wp(r"C:\corsfleet"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let dest = wp(r"C:\corsfleet\pkg.msi");
+        let mut seen = Vec::new();
+        t.upload(&src, &dest, &mut |d, n| seen.push((d, n)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.read_file(&dest).ok(), Some(data));
+        assert_eq!(seen.first(), Some(&(0, 200_000)));
+        assert_eq!(seen.last(), Some(&(200_000, 200_000)));
+        assert_eq!(seen.len(), 1 + 200_000usize.div_ceil(CHUNK));
+        assert_eq!(entries(&root.path().join("C:/corsfleet")), ["pkg.msi"]);
+    }
+
+    #[test]
+    fn exec_hands_the_cmd_line_to_the_executor() {
+        let rec = Arc::new(Recorder::default());
+        let t = LocalTransport::new(None, rec.clone());
+        let out = t
+            .exec(&RemoteCommand::gui(
+                "msiexec",
+                ["/i", r"C:\corsfleet\x.msi", "/qn"],
+            ))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.exit_code, 3010);
+        assert!(t.exec(&RemoteCommand::new("reg", ["a&b"])).is_err());
+        let lines = rec.lines.lock().map(|l| l.clone()).unwrap_or_default();
+        assert_eq!(
+            lines,
+            [r#"start "" /wait msiexec /i C:\corsfleet\x.msi /qn"#]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn shell_executor_reports_codes_and_signals() {
+        let out = ShellExecutor
+            .run("echo hi; echo no >&2; exit 3")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (out.exit_code, out.stdout.as_str(), out.stderr.as_str()),
+            (3, "hi\n", "no\n")
+        );
+        assert!(matches!(
+            ShellExecutor.run("kill -9 $$"),
+            Err(TransportError::NoExitStatus { .. })
+        ));
+    }
+}
