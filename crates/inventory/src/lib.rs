@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 pub use connection::{
     ANSIBLE_IGNORED_VARS, ANSIBLE_VARS, CORSFLEET_VARS, ConnectionKind, ConnectionSpec,
-    RemoteShell, VarProblem, is_secret_var, is_valid_address,
+    RemoteShell, VarProblem, check_var_name, is_secret_var, is_valid_address,
 };
 pub use pattern::PatternError;
 pub use yaml::{Diagnostic, Location};
