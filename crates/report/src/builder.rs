@@ -12,7 +12,8 @@
 //! - a host with several `HostFinished` (one per play) keeps the most serious status
 //!   (interrupted > failed > drifted > unreachable > changed > ok > compliant > skipped);
 //! - a task belongs to the play of the last `BatchStarted` that listed its host (else the last
-//!   `PlayStarted`), so play attribution needs `BatchStarted` before the host's tasks.
+//!   `PlayStarted`), so play attribution needs `BatchStarted` before the host's tasks (a run
+//!   with a single play needs nothing: all its tasks belong to it).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -224,7 +225,13 @@ impl ReportBuilder {
             earliest,
             ..
         } = self;
-        let mut hosts: Vec<HostReport> = hosts.into_iter().map(HostAcc::finish).collect();
+        // With a single play, every task belongs to it, whatever order the events came in.
+        let only_play = if plays.len() == 1 {
+            plays.keys().next().copied()
+        } else {
+            None
+        };
+        let mut hosts: Vec<HostReport> = hosts.into_iter().map(|h| h.finish(only_play)).collect();
         // Stable sort: listed hosts by their listed position, the rest keep first-seen order.
         let rank: HashMap<&str, usize> = order
             .iter()
@@ -305,7 +312,12 @@ impl HostAcc {
             .position(|t| t.play == play && t.index == index)
     }
 
-    fn finish(mut self) -> HostReport {
+    fn finish(mut self, only_play: Option<usize>) -> HostReport {
+        if only_play.is_some() {
+            for t in &mut self.tasks {
+                t.play = t.play.or(only_play);
+            }
+        }
         let status = match (self.status, &self.unreachable) {
             (Some(s), _) => s,
             (None, Some(_)) => HostStatus::Unreachable,

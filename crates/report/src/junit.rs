@@ -3,14 +3,15 @@
 //!
 //! Unlike Ansible's junit callback, an unreachable host is not dropped: it becomes one errored
 //! testcase `HOST: connect`, because a host nobody could reach is exactly what CI must see.
-//! One testsuite per play when the events named plays, else one for the whole run.
+//! One testsuite per play when the events named plays, else one for the whole run. In a
+//! `verify` run a task that found drift is a failure (type `drift`): the audit's finding.
 
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::error::ReportError;
-use crate::model::{HostReport, HostStatus, RunReport, TaskReport, TaskStatus};
+use crate::model::{HostReport, HostStatus, RunMode, RunReport, TaskReport, TaskStatus};
 use crate::text;
 
 /// Renders the JUnit XML document.
@@ -43,13 +44,16 @@ pub fn render_junit(report: &RunReport) -> Result<String, ReportError> {
         suite.add_property(("mode", text::mode(report)));
         for host in &report.hosts {
             // Connection problems are reported once, in the first suite.
-            if n == 0 {
-                if let Some(case) = connect_case(host) {
-                    suite.add_test_case(case);
-                }
+            if n == 0
+                && let Some(case) = connect_case(host)
+            {
+                suite.add_test_case(case);
+            }
+            if n == 0 && host.status == HostStatus::Interrupted && host.tasks.is_empty() {
+                suite.add_test_case(not_started_case(host));
             }
             for task in host.tasks.iter().filter(|t| t.play == *key) {
-                suite.add_test_case(task_case(host, task));
+                suite.add_test_case(task_case(report.mode, host, task));
             }
         }
         junit.add_test_suite(suite);
@@ -73,8 +77,31 @@ fn connect_case(host: &HostReport) -> Option<TestCase> {
     Some(case)
 }
 
-fn task_case(host: &HostReport, task: &TaskReport) -> TestCase {
+/// A host the run never got to: CI should see it was not checked, not silently pass it.
+fn not_started_case(host: &HostReport) -> TestCase {
+    let mut status = TestCaseStatus::skipped();
+    status.set_message("interrupted before this host started");
+    let mut case = TestCase::new(format!("{}: not started", host.name), status);
+    case.set_classname(host.name.as_str());
+    case
+}
+
+fn task_case(mode: RunMode, host: &HostReport, task: &TaskReport) -> TestCase {
     let status = match task.status {
+        // In an audit, drift is the finding CI must fail on; in check mode it is the plan.
+        TaskStatus::Ok | TaskStatus::Changed
+            if mode == RunMode::Verify && !task.drift.is_empty() =>
+        {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_type("drift");
+            s.set_message(format!(
+                "drifted: {} propert{} differ{} from the playbook",
+                task.drift.len(),
+                if task.drift.len() == 1 { "y" } else { "ies" },
+                if task.drift.len() == 1 { "s" } else { "" },
+            ));
+            s
+        }
         TaskStatus::Ok | TaskStatus::Changed => TestCaseStatus::success(),
         TaskStatus::Failed if task.ignored => {
             let mut s = TestCaseStatus::skipped();
