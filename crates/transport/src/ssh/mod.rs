@@ -362,11 +362,18 @@ impl SshTransport {
                 }
             }
             if let Some(r) = inner.renamer.as_mut() {
-                let outcome = r.rename(&from, &to).map_err(|source| TransportError::Io {
-                    op: "posix-rename a temp file onto",
-                    path: target.to_string(),
-                    source,
-                })?;
+                let outcome = match r.rename(&from, &to) {
+                    Ok(o) => o,
+                    Err(source) => {
+                        // The channel may be out of sync now; open a fresh one next time.
+                        inner.renamer = None;
+                        return Err(TransportError::Io {
+                            op: "posix-rename a temp file onto",
+                            path: target.to_string(),
+                            source,
+                        });
+                    }
+                };
                 match outcome {
                     Outcome::Done => return Ok(()),
                     Outcome::Unsupported => {}
