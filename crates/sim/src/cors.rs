@@ -43,9 +43,9 @@ impl OriginRule {
     }
 
     /// How specific this rule is for `origin`, or `None` when it does not match. Higher wins:
-    /// exact string (3) > left-most-label wildcard (2, longer pattern first) > `scheme://*` (1)
-    /// > `*` (0). The order among wildcard kinds is [assumed]; DOMAIN.md only says "most
-    /// specific".
+    /// exact string (3), then left-most-label wildcard (2, longer pattern first), then
+    /// `scheme://*` (1), then `*` (0). The order among wildcard kinds is [assumed]; DOMAIN.md
+    /// only says "most specific".
     fn specificity(&self, origin: &str) -> Option<(u8, usize)> {
         let pat = self.origin.as_str();
         if pat == "*" {

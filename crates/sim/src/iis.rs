@@ -231,10 +231,10 @@ impl ConfigWatcher {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some((old, cfg)) = guard.as_ref() {
-            if *old == fp {
-                return Arc::clone(cfg);
-            }
+        if let Some((old, cfg)) = guard.as_ref()
+            && *old == fp
+        {
+            return Arc::clone(cfg);
         }
         let cfg = Arc::new(load(&self.paths));
         *guard = Some((fp, Arc::clone(&cfg)));

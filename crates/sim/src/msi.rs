@@ -239,10 +239,10 @@ pub fn msiexec_with(root: &Path, args: &[String], bg: &Background, no_async: boo
         return exit::INVALID_COMMAND_LINE;
     };
     let log_path = parsed.log.as_deref().map(|l| map_windows_path(root, l));
-    if let Some(lp) = &log_path {
-        if !lp.parent().is_some_and(Path::is_dir) {
-            return exit::LOG_FAILURE;
-        }
+    if let Some(lp) = &log_path
+        && !lp.parent().is_some_and(Path::is_dir)
+    {
+        return exit::LOG_FAILURE;
     }
     if !parsed.quiet {
         // The real program now shows a dialog on a desktop nobody looks at.

@@ -146,10 +146,8 @@ fn header_str<'a>(req: &'a Request, name: &HeaderName) -> Option<&'a str> {
 fn response(status: StatusCode, content_type: Option<&str>, body: impl Into<Body>) -> Response {
     let mut r = Response::new(body.into());
     *r.status_mut() = status;
-    if let Some(ct) = content_type {
-        if let Ok(v) = HeaderValue::from_str(ct) {
-            r.headers_mut().insert(header::CONTENT_TYPE, v);
-        }
+    if let Some(v) = content_type.and_then(|ct| HeaderValue::from_str(ct).ok()) {
+        r.headers_mut().insert(header::CONTENT_TYPE, v);
     }
     r
 }

@@ -32,11 +32,22 @@ pub fn run(root: &Path, cmdline: &str) -> ShellOutput {
 
 /// Like [`run`], choosing how deferred work (a GUI msiexec launch) outlives the call.
 pub fn run_with(root: &Path, cmdline: &str, bg: &Background) -> ShellOutput {
+    run_line(root, cmdline, bg, false)
+}
+
+/// Runs a line; with `delayed` (cmd /v:on) `!ERRORLEVEL!` is expanded when each command runs,
+/// which is the one way to read an exit code within the same line on Windows.
+fn run_line(root: &Path, cmdline: &str, bg: &Background, delayed: bool) -> ShellOutput {
     let line = expand_vars(cmdline, 0);
     let mut out = ShellOutput::default();
     let mut run_next = true;
     for (cmd, op) in split_commands(&line) {
         if run_next && !cmd.trim().is_empty() {
+            let cmd = if delayed {
+                replace_ci(cmd, "!errorlevel!", &out.code.to_string())
+            } else {
+                cmd.to_string()
+            };
             let step = run_redirected(root, cmd.trim(), bg);
             out.stdout.push_str(&step.output.stdout);
             out.stderr.push_str(&step.output.stderr);
@@ -51,6 +62,18 @@ pub fn run_with(root: &Path, cmdline: &str, bg: &Background) -> ShellOutput {
             Some(Op::Then) | None => true,
         };
     }
+    out
+}
+
+fn replace_ci(s: &str, pat: &str, with: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.to_ascii_lowercase().find(pat) {
+        out.push_str(&rest[..i]);
+        out.push_str(with);
+        rest = &rest[i + pat.len()..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -382,6 +405,7 @@ fn run_one(root: &Path, cmd: &str, bg: &Background) -> Step {
         }
         "cmd" => {
             let mut rest = rest_raw;
+            let mut delayed = false;
             loop {
                 let lower = rest.to_ascii_lowercase();
                 if lower.starts_with("/c") || lower.starts_with("/k") {
@@ -394,13 +418,21 @@ fn run_one(root: &Path, cmd: &str, bg: &Background) -> Step {
                         },
                         None => inner.to_string(),
                     };
-                    let o = run_with(root, &inner, bg);
+                    let o = run_line(root, &inner, bg, delayed);
                     return Step {
                         output: o,
                         exit: false,
                     };
                 }
-                if let Some(flag) = ["/s", "/q", "/d"].iter().find(|f| lower.starts_with(**f)) {
+                if lower.starts_with("/v:on") {
+                    delayed = true;
+                    rest = rest[5..].trim_start();
+                    continue;
+                }
+                if let Some(flag) = ["/v:off", "/s", "/q", "/d"]
+                    .iter()
+                    .find(|f| lower.starts_with(**f))
+                {
                     rest = rest[flag.len()..].trim_start();
                     continue;
                 }
@@ -524,6 +556,11 @@ mod tests {
         assert_eq!(o.code, 0);
         let o = run(d.path(), r#"cmd /c "exit 5""#);
         assert_eq!(o.code, 5);
+        let o = run(
+            d.path(),
+            r#"cmd /v:on /c "type C:\nope & echo rc=!ERRORLEVEL! %ERRORLEVEL%""#,
+        );
+        assert_eq!(o.stdout, "rc=1 0\r\n");
     }
 
     #[test]

@@ -247,13 +247,12 @@ pub fn map_windows_path(root: &Path, path: &str) -> PathBuf {
                 };
             }
             // `..` must not climb out of the root.
-            Component::ParentDir => {
+            Component::ParentDir
                 if cur
                     .parent()
-                    .is_some_and(|p| p.starts_with(root) && p != root)
-                {
-                    cur.pop();
-                }
+                    .is_some_and(|p| p.starts_with(root) && p != root) =>
+            {
+                cur.pop();
             }
             _ => {}
         }
