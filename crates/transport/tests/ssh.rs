@@ -77,6 +77,11 @@ impl Sshd {
 
     /// `sftp_args`: extra arguments for sftp-server (e.g. `-P posix-rename`).
     fn start_with(sftp_args: &str) -> Sshd {
+        Self::start_full(sftp_args, false)
+    }
+
+    /// `ecdsa`: also serve an ECDSA host key (`host_ecdsa`), listed after the ED25519 one.
+    fn start_full(sftp_args: &str, ecdsa: bool) -> Sshd {
         require(SSHD);
         require(SFTP_SERVER);
         // sshd refuses to start without its privilege separation folder.
@@ -85,6 +90,13 @@ impl Sshd {
         let d = dir.path();
         keygen(&d.join("host_ed25519"));
         keygen(&d.join("client_ed25519"));
+        let mut extra_keys = String::new();
+        if ecdsa {
+            run(Command::new("ssh-keygen")
+                .args(["-q", "-t", "ecdsa", "-b", "256", "-N", "", "-f"])
+                .arg(d.join("host_ecdsa")));
+            extra_keys = format!("HostKey {}/host_ecdsa\n", d.display());
+        }
         fs::copy(d.join("client_ed25519.pub"), d.join("authorized_keys")).expect("authorized_keys");
         let user = run(Command::new("id").arg("-un")).trim().to_owned();
         let port = TcpListener::bind("127.0.0.1:0")
@@ -95,6 +107,7 @@ impl Sshd {
             "Port {port}\n\
              ListenAddress 127.0.0.1\n\
              HostKey {d}/host_ed25519\n\
+             {extra_keys}\
              PidFile none\n\
              AuthorizedKeysFile {d}/authorized_keys\n\
              StrictModes no\n\
@@ -586,6 +599,42 @@ mod host_keys {
             connect_err(&sshd.options(&kh, HostKeyPolicy::Strict)),
             TransportError::HostKeyChanged { .. }
         ));
+    }
+
+    #[test]
+    fn the_recorded_key_type_is_negotiated() {
+        // The server has ED25519 and ECDSA keys; whichever one alone is recorded must be the
+        // one negotiated, or a correctly recorded host would look "changed".
+        let sshd = Sshd::start_full("", true);
+        for key in ["host_ed25519.pub", "host_ecdsa.pub"] {
+            let pub_line = fs::read_to_string(sshd.path(key)).expect("pub");
+            let k: Vec<&str> = pub_line.split_whitespace().take(2).collect();
+            let kh = sshd.path("kh_one_type");
+            fs::write(&kh, format!("[127.0.0.1]:{} {}\n", sshd.port, k.join(" "))).expect("write");
+            SshTransport::connect(&sshd.options(&kh, HostKeyPolicy::Strict))
+                .unwrap_or_else(|e| panic!("{key} recorded, connect failed: {e}"));
+        }
+    }
+
+    #[test]
+    fn a_host_known_only_by_a_key_type_the_server_lacks_is_refused() {
+        let sshd = Sshd::start();
+        let other = sshd.path("other_ecdsa");
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ecdsa", "-N", "", "-f"])
+            .arg(&other));
+        let pub_line = fs::read_to_string(other.with_extension("pub")).expect("pub");
+        let k: Vec<&str> = pub_line.split_whitespace().take(2).collect();
+        let kh = sshd.path("kh");
+        fs::write(&kh, format!("[127.0.0.1]:{} {}\n", sshd.port, k.join(" "))).expect("write");
+        for policy in [HostKeyPolicy::Strict, HostKeyPolicy::AcceptNew] {
+            match connect_err(&sshd.options(&kh, policy)) {
+                TransportError::HostKeyChanged { detail, .. } => {
+                    assert!(detail.contains("ecdsa-sha2-nistp256"), "{detail}")
+                }
+                other => panic!("expected HostKeyChanged, got {other}"),
+            }
+        }
     }
 
     #[test]

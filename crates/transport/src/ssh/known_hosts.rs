@@ -288,7 +288,7 @@ fn decide(lookup: &Lookup, p: &Presented<'_>, path: &Path, fp: &str) -> Decision
         Lookup::Mismatch => changed("a different key of the same type is recorded".to_owned()),
         Lookup::Revoked => changed("this key is marked @revoked".to_owned()),
         Lookup::OtherTypes(types) => changed(format!(
-            "the host is recorded only with key type(s) {}, which the server did not offer",
+            "the host is recorded only with key type(s) {}, which the server did not offer although they were preferred",
             types.join(", ")
         )),
         Lookup::NotFound => Decision::Refuse(TransportError::HostKeyUnknown {
