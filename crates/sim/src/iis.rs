@@ -242,8 +242,9 @@ impl ConfigWatcher {
     }
 }
 
+/// Escapes `<`, `>` and `&` only, so quoted names in messages read as IIS shows them.
 fn html_escape(s: &str) -> String {
-    xml::escape(s)
+    quick_xml::escape::partial_escape(s).into_owned()
 }
 
 /// The detailed 500.19 page, shaped like IIS 10's.

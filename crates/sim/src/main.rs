@@ -5,14 +5,18 @@
 //! `reg ARGS` (root from `UCCE_SIM_ROOT`, default `/`) and `ucce-sim-cmd -c LINE` (the ssh
 //! user's login shell in the container image).
 
-use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use ucce_sim::{ServeOptions, msi::Background, tree::SimPaths};
 
 #[derive(Debug, Parser)]
-#[command(name = "ucce-sim", version, about = "A Cisco UCCE server double: IIS + CORS module + Config API over HTTPS, msiexec/reg/cmd shims")]
+#[command(
+    name = "ucce-sim",
+    version,
+    about = "A Cisco UCCE server double: IIS + CORS module + Config API over HTTPS, msiexec/reg/cmd shims"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -102,8 +106,14 @@ fn main() -> ExitCode {
     let prog = argv
         .first()
         .map(|a| {
-            let base = a.rsplit(['/', '\\']).next().unwrap_or(a).to_ascii_lowercase();
-            base.strip_suffix(".exe").map(str::to_string).unwrap_or(base)
+            let base = a
+                .rsplit(['/', '\\'])
+                .next()
+                .unwrap_or(a)
+                .to_ascii_lowercase();
+            base.strip_suffix(".exe")
+                .map(str::to_string)
+                .unwrap_or(base)
         })
         .unwrap_or_default();
     match prog.as_str() {
@@ -125,7 +135,9 @@ fn main() -> ExitCode {
             return match argv.get(1).map(String::as_str) {
                 Some("-c") => run_cmd_shell(&env_root(), &argv[2..].join(" ")),
                 _ => {
-                    eprintln!("ucce-sim-cmd: only `-c COMMANDLINE` is supported (no interactive shell)");
+                    eprintln!(
+                        "ucce-sim-cmd: only `-c COMMANDLINE` is supported (no interactive shell)"
+                    );
                     ExitCode::from(1)
                 }
             };
@@ -160,7 +172,12 @@ fn main() -> ExitCode {
             if let Some(ms) = delay_ms {
                 std::thread::sleep(Duration::from_millis(ms));
             }
-            exit_with(ucce_sim::msi::msiexec_with(&root, &args, &self_exe(), no_async))
+            exit_with(ucce_sim::msi::msiexec_with(
+                &root,
+                &args,
+                &self_exe(),
+                no_async,
+            ))
         }
         Command::Reg { root, args } => {
             let out = ucce_sim::reg::run(&SimPaths::new(&root), &args);
@@ -194,6 +211,7 @@ fn serve(opts: ServeOptions) -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
