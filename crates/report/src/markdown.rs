@@ -110,7 +110,11 @@ pub fn render_markdown(report: &RunReport) -> String {
         let _ = writeln!(out, "| Host | Task | Status | Message |");
         let _ = writeln!(out, "|---|---|---|---|");
         for (h, task) in &problems {
-            let mut status = text::task_status(task.status).to_owned();
+            let mut status = if report.mode == RunMode::Verify && !task.drift.is_empty() {
+                "drifted".to_owned()
+            } else {
+                text::task_status(task.status).to_owned()
+            };
             if task.ignored {
                 status.push_str(" (ignored)");
             }

@@ -64,6 +64,13 @@ fn snapshots_interrupted() {
     snap!("interrupted.recap", render_recap(&r, false));
 }
 
+#[test]
+fn snapshots_hostile() {
+    let r = build(&fixtures::hostile_events());
+    snap!("hostile.md", render_markdown(&r));
+    snap!("hostile.html", render_html(&r).expect("html"));
+}
+
 // ---- JSON --------------------------------------------------------------------------------
 
 #[test]
