@@ -109,7 +109,9 @@ pub fn check_var_name(name: &str) -> Result<(), (String, Option<String>)> {
     if !is_identifier(name) {
         return Err((
             format!("invalid variable name `{name}`"),
-            Some("variable names are letters, digits and `_`, not starting with a digit".to_string()),
+            Some(
+                "variable names are letters, digits and `_`, not starting with a digit".to_string(),
+            ),
         ));
     }
     if name.starts_with("corsfleet_") && !CORSFLEET_VARS.contains(&name) {
@@ -150,9 +152,19 @@ pub fn is_secret_var(name: &str) -> bool {
     if n.ends_with("_env") {
         return false;
     }
-    ["password", "passwd", "pass", "secret", "token", "api_key", "apikey", "credential", "private_key"]
-        .iter()
-        .any(|w| n.contains(w))
+    [
+        "password",
+        "passwd",
+        "pass",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "credential",
+        "private_key",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
         && !n.ends_with("_file")
 }
 
@@ -166,32 +178,54 @@ pub struct VarProblem {
 
 /// Builds the connection settings from merged vars. Relative paths resolve against
 /// `base_dir` (the folder of the inventory that defined the host).
-pub fn from_vars(name: &str, vars: &Map<String, Value>, base_dir: &Path) -> Result<ConnectionSpec, Vec<VarProblem>> {
+pub fn from_vars(
+    name: &str,
+    vars: &Map<String, Value>,
+    base_dir: &Path,
+) -> Result<ConnectionSpec, Vec<VarProblem>> {
     let mut problems = Vec::new();
     let mut bad = |var: &str, message: String| {
-        problems.push(VarProblem { var: var.to_string(), message });
+        problems.push(VarProblem {
+            var: var.to_string(),
+            message,
+        });
     };
 
     let kind = match get_str(vars, "ansible_connection", &mut bad).as_deref() {
         None | Some("ssh") => ConnectionKind::Ssh,
         Some("local") => ConnectionKind::Local,
         Some(other) => {
-            bad("ansible_connection", format!("`ansible_connection` must be `ssh` or `local`, not `{other}`"));
+            bad(
+                "ansible_connection",
+                format!("`ansible_connection` must be `ssh` or `local`, not `{other}`"),
+            );
             ConnectionKind::Ssh
         }
     };
     let address = get_str(vars, "ansible_host", &mut bad).unwrap_or_else(|| name.to_string());
     if !is_valid_address(&address) {
-        let var = if vars.contains_key("ansible_host") { "ansible_host" } else { "" };
-        bad(var, format!("`{address}` is not a valid hostname or IP address"));
+        let var = if vars.contains_key("ansible_host") {
+            "ansible_host"
+        } else {
+            ""
+        };
+        bad(
+            var,
+            format!("`{address}` is not a valid hostname or IP address"),
+        );
     }
     let port = get_port(vars, "ansible_port", 22, &mut bad);
     let https_port = get_port(vars, "corsfleet_https_port", 443, &mut bad);
     let user = get_str(vars, "ansible_user", &mut bad);
-    if let Some(u) = &user {
-        if u.is_empty() || u.chars().any(|c| c.is_control() || c.is_whitespace() || "\"'`;|&<>$".contains(c)) {
-            bad("ansible_user", "`ansible_user` contains characters not allowed in a user name".to_string());
-        }
+    if let Some(u) = &user
+        && (u.is_empty()
+            || u.chars()
+                .any(|c| c.is_control() || c.is_whitespace() || "\"'`;|&<>$".contains(c)))
+    {
+        bad(
+            "ansible_user",
+            "`ansible_user` contains characters not allowed in a user name".to_string(),
+        );
     }
     let path = |v: Option<String>| v.map(|p| base_dir.join(p));
     let private_key_file = path(get_str(vars, "ansible_ssh_private_key_file", &mut bad));
@@ -199,32 +233,54 @@ pub fn from_vars(name: &str, vars: &Map<String, Value>, base_dir: &Path) -> Resu
     let local_root = path(get_str(vars, "corsfleet_local_root", &mut bad));
     let ca_file = path(get_str(vars, "corsfleet_ca_file", &mut bad));
     let password_env = get_str(vars, "corsfleet_password_env", &mut bad);
-    if let Some(env) = &password_env {
-        if !is_identifier(env) {
-            bad("corsfleet_password_env", format!("`corsfleet_password_env` must name an environment variable, `{env}` is not a valid name"));
-        }
+    if let Some(env) = &password_env
+        && !is_identifier(env)
+    {
+        bad(
+            "corsfleet_password_env",
+            format!(
+                "`corsfleet_password_env` must name an environment variable, `{env}` is not a valid name"
+            ),
+        );
     }
-    let shell_var = if vars.contains_key("corsfleet_remote_shell") { "corsfleet_remote_shell" } else { "ansible_shell_type" };
+    let shell_var = if vars.contains_key("corsfleet_remote_shell") {
+        "corsfleet_remote_shell"
+    } else {
+        "ansible_shell_type"
+    };
     let remote_shell = match get_str(vars, shell_var, &mut bad).as_deref() {
         None | Some("cmd") => RemoteShell::Cmd,
         Some("powershell") => RemoteShell::Powershell,
         Some(other) => {
-            bad(shell_var, format!("`{shell_var}` must be `cmd` or `powershell`, not `{other}`"));
+            bad(
+                shell_var,
+                format!("`{shell_var}` must be `cmd` or `powershell`, not `{other}`"),
+            );
             RemoteShell::Cmd
         }
     };
     let tls_server_name = get_str(vars, "corsfleet_tls_server_name", &mut bad);
-    if let Some(n) = &tls_server_name {
-        if !is_valid_address(n) {
-            bad("corsfleet_tls_server_name", format!("`{n}` is not a valid server name"));
-        }
+    if let Some(n) = &tls_server_name
+        && !is_valid_address(n)
+    {
+        bad(
+            "corsfleet_tls_server_name",
+            format!("`{n}` is not a valid server name"),
+        );
     }
     let pin_sha256 = get_str(vars, "corsfleet_pin_sha256", &mut bad).and_then(|p| {
-        let hex: String = p.chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
+        let hex: String = p
+            .chars()
+            .filter(|c| *c != ':')
+            .collect::<String>()
+            .to_ascii_lowercase();
         if hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
             Some(hex)
         } else {
-            bad("corsfleet_pin_sha256", "`corsfleet_pin_sha256` must be 64 hex digits (colons allowed)".to_string());
+            bad(
+                "corsfleet_pin_sha256",
+                "`corsfleet_pin_sha256` must be 64 hex digits (colons allowed)".to_string(),
+            );
             None
         }
     });
@@ -232,7 +288,13 @@ pub fn from_vars(name: &str, vars: &Map<String, Value>, base_dir: &Path) -> Resu
         None => false,
         Some(Value::Bool(b)) => *b,
         Some(other) => {
-            bad("corsfleet_insecure_tls", format!("`corsfleet_insecure_tls` must be a boolean, found {}", json_kind(other)));
+            bad(
+                "corsfleet_insecure_tls",
+                format!(
+                    "`corsfleet_insecure_tls` must be a boolean, found {}",
+                    json_kind(other)
+                ),
+            );
             false
         }
     };
@@ -269,7 +331,11 @@ pub(crate) fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-fn get_str(vars: &Map<String, Value>, key: &str, bad: &mut impl FnMut(&str, String)) -> Option<String> {
+fn get_str(
+    vars: &Map<String, Value>,
+    key: &str,
+    bad: &mut impl FnMut(&str, String),
+) -> Option<String> {
     match vars.get(key)? {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::String(_) => {
@@ -277,13 +343,21 @@ fn get_str(vars: &Map<String, Value>, key: &str, bad: &mut impl FnMut(&str, Stri
             None
         }
         other => {
-            bad(key, format!("`{key}` must be a string, found {}", json_kind(other)));
+            bad(
+                key,
+                format!("`{key}` must be a string, found {}", json_kind(other)),
+            );
             None
         }
     }
 }
 
-fn get_port(vars: &Map<String, Value>, key: &str, default: u16, bad: &mut impl FnMut(&str, String)) -> u16 {
+fn get_port(
+    vars: &Map<String, Value>,
+    key: &str,
+    default: u16,
+    bad: &mut impl FnMut(&str, String),
+) -> u16 {
     let n = match vars.get(key) {
         None => return default,
         Some(Value::Number(n)) => n.as_i64(),
@@ -295,7 +369,10 @@ fn get_port(vars: &Map<String, Value>, key: &str, default: u16, bad: &mut impl F
         Some(p) => p,
         None => {
             let shown = vars.get(key).map(|v| v.to_string()).unwrap_or_default();
-            bad(key, format!("`{key}` must be a port number between 1 and 65535, found {shown}"));
+            bad(
+                key,
+                format!("`{key}` must be a port number between 1 and 65535, found {shown}"),
+            );
             default
         }
     }
@@ -315,11 +392,14 @@ pub fn is_valid_address(s: &str) -> bool {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     })
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -330,11 +410,19 @@ mod tests {
 
     #[test]
     fn defaults_and_paths() {
-        let c = from_vars("aw-a", &vars(json!({"ansible_ssh_private_key_file": "keys/id"})), Path::new("/inv")).unwrap();
+        let c = from_vars(
+            "aw-a",
+            &vars(json!({"ansible_ssh_private_key_file": "keys/id"})),
+            Path::new("/inv"),
+        )
+        .unwrap();
         assert_eq!(c.address, "aw-a");
         assert_eq!((c.port, c.https_port), (22, 443));
         assert_eq!(c.kind, ConnectionKind::Ssh);
-        assert_eq!(c.private_key_file.as_deref(), Some(Path::new("/inv/keys/id")));
+        assert_eq!(
+            c.private_key_file.as_deref(),
+            Some(Path::new("/inv/keys/id"))
+        );
         let c = from_vars("x", &vars(json!({"ansible_ssh_private_key_file": "/abs/id", "ansible_port": "2222", "ansible_shell_type": "powershell"})), Path::new("/inv")).unwrap();
         assert_eq!(c.private_key_file.as_deref(), Some(Path::new("/abs/id")));
         assert_eq!(c.port, 2222);
@@ -345,17 +433,35 @@ mod tests {
     fn bad_values() {
         let e = from_vars("x", &vars(json!({"ansible_port": 70000, "ansible_host": "a;rm -rf /", "ansible_connection": "winrm"})), Path::new("/")).unwrap_err();
         let vars: Vec<_> = e.iter().map(|p| p.var.as_str()).collect();
-        assert_eq!(vars, vec!["ansible_connection", "ansible_host", "ansible_port"]);
+        assert_eq!(
+            vars,
+            vec!["ansible_connection", "ansible_host", "ansible_port"]
+        );
     }
 
     #[test]
     fn names() {
-        assert!(check_var_name("ansible_password").unwrap_err().1.unwrap().contains("corsfleet_password_env"));
-        assert!(check_var_name("corsfleet_knwon_hosts").unwrap_err().1.unwrap().contains("corsfleet_known_hosts"));
+        assert!(
+            check_var_name("ansible_password")
+                .unwrap_err()
+                .1
+                .unwrap()
+                .contains("corsfleet_password_env")
+        );
+        assert!(
+            check_var_name("corsfleet_knwon_hosts")
+                .unwrap_err()
+                .1
+                .unwrap()
+                .contains("corsfleet_known_hosts")
+        );
         assert!(check_var_name("finesse_origins").is_ok());
         assert!(check_var_name("9x").is_err());
         assert!(is_secret_var("db_password") && is_secret_var("API_TOKEN"));
-        assert!(!is_secret_var("corsfleet_password_env") && !is_secret_var("ansible_ssh_private_key_file"));
+        assert!(
+            !is_secret_var("corsfleet_password_env")
+                && !is_secret_var("ansible_ssh_private_key_file")
+        );
     }
 
     #[test]

@@ -24,8 +24,9 @@ pub use connection::{
 pub use pattern::PatternError;
 pub use yaml::{Diagnostic, Location};
 
-/// One host with its merged variables and connection settings.
-#[derive(Debug, Clone, PartialEq)]
+/// One host with its merged variables and connection settings. Debug output redacts secret
+/// variables.
+#[derive(Clone, PartialEq)]
 pub struct Host {
     pub name: String,
     /// Every group the host belongs to, directly or through a child group, sorted; without
@@ -43,6 +44,18 @@ pub struct Host {
     pub base_dir: PathBuf,
 }
 
+impl fmt::Debug for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Host")
+            .field("name", &self.name)
+            .field("groups", &self.groups)
+            .field("vars", &redact(&self.vars))
+            .field("connection", &self.connection)
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Host {
     /// Returns a copy with `overrides` set on top of every other variable (as `-e` does) and
     /// the connection settings derived again. Used by callers that adjust hosts at run time
@@ -56,7 +69,11 @@ impl Host {
         let mut diagnostics = Vec::new();
         for (k, v) in overrides {
             if let Err((message, hint)) = connection::check_var_name(k) {
-                diagnostics.push(Diagnostic { location: origin.clone(), message, hint });
+                diagnostics.push(Diagnostic {
+                    location: origin.clone(),
+                    message,
+                    hint,
+                });
                 continue;
             }
             host.vars.insert(k.clone(), v.clone());
@@ -66,7 +83,11 @@ impl Host {
             Ok(c) => host.connection = c,
             Err(problems) => diagnostics.extend(load::problems_to_diagnostics(&host, problems)),
         }
-        if diagnostics.is_empty() { Ok(host) } else { Err(InventoryError { diagnostics }) }
+        if diagnostics.is_empty() {
+            Ok(host)
+        } else {
+            Err(InventoryError { diagnostics })
+        }
     }
 }
 
@@ -90,7 +111,9 @@ pub struct InventoryError {
 
 impl InventoryError {
     pub(crate) fn one(d: Diagnostic) -> Self {
-        Self { diagnostics: vec![d] }
+        Self {
+            diagnostics: vec![d],
+        }
     }
 }
 
@@ -148,7 +171,10 @@ impl Inventory {
         pattern: &str,
         limit: Option<&str>,
     ) -> Result<Vec<&Host>, PatternError> {
-        let universe = pattern::Universe { hosts: &self.host_names, groups: &self.members };
+        let universe = pattern::Universe {
+            hosts: &self.host_names,
+            groups: &self.members,
+        };
         let mut names: BTreeSet<String> =
             pattern::evaluate(pattern, &universe)?.into_iter().collect();
         if let Some(limit) = limit {
@@ -161,7 +187,11 @@ impl Inventory {
                 });
             }
         }
-        Ok(self.hosts.iter().filter(|h| names.contains(&h.name)).collect())
+        Ok(self
+            .hosts
+            .iter()
+            .filter(|h| names.contains(&h.name))
+            .collect())
     }
 
     /// Group name → its hosts (transitively), in inventory order; includes `all` and
@@ -170,8 +200,12 @@ impl Inventory {
         self.members
             .iter()
             .map(|(g, set)| {
-                let hosts =
-                    self.host_names.iter().filter(|h| set.contains(h.as_str())).cloned().collect();
+                let hosts = self
+                    .host_names
+                    .iter()
+                    .filter(|h| set.contains(h.as_str()))
+                    .cloned()
+                    .collect();
                 (g.clone(), hosts)
             })
             .collect()
@@ -185,7 +219,9 @@ impl Inventory {
     }
 
     fn graph_group(&self, name: &str, depth: usize, out: &mut String) {
-        let Some(group) = self.groups.get(name) else { return };
+        let Some(group) = self.groups.get(name) else {
+            return;
+        };
         let indent = "  |".repeat(depth);
         if depth == 0 {
             out.push_str(&format!("@{name}:\n"));
@@ -231,7 +267,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// Redacts secret variables (see [`is_secret_var`]) for display, recursively by key name.
-pub fn redact(vars: &serde_json::Map<String, serde_json::Value>) -> serde_json::Map<String, serde_json::Value> {
+pub fn redact(
+    vars: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
     vars.iter()
         .map(|(k, v)| {
             let v = if is_secret_var(k) {
@@ -245,4 +283,3 @@ pub fn redact(vars: &serde_json::Map<String, serde_json::Value>) -> serde_json::
         })
         .collect()
 }
-

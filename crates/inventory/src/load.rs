@@ -53,11 +53,18 @@ struct HostData {
 
 impl Builder {
     fn err(&mut self, location: &Location, message: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::new(location.clone(), message));
+        self.diagnostics
+            .push(Diagnostic::new(location.clone(), message));
     }
 
-    fn err_hint(&mut self, location: &Location, message: impl Into<String>, hint: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::new(location.clone(), message).with_hint(hint));
+    fn err_hint(
+        &mut self,
+        location: &Location,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.diagnostics
+            .push(Diagnostic::new(location.clone(), message).with_hint(hint));
     }
 }
 
@@ -103,7 +110,7 @@ pub(crate) fn load(sources: &[PathBuf]) -> Result<Inventory, InventoryError> {
     for base in vars_dirs_to_read {
         read_vars_dirs(&mut b, &base);
     }
-    finish(b)
+    finish(b, &sources[0])
 }
 
 /// `.yml`/`.yaml` files directly in an inventory directory, sorted.
@@ -117,7 +124,10 @@ fn inventory_files_in(dir: &Path, b: &mut Builder) -> Vec<PathBuf> {
                     path.extension().and_then(|e| e.to_str()),
                     Some("yml") | Some("yaml")
                 );
-                let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+                let hidden = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'));
                 if is_yaml && !hidden && path.is_file() {
                     files.push(path);
                 }
@@ -133,7 +143,10 @@ fn read_inventory(b: &mut Builder, root: &Node, base: &Path) {
     let Value::Map(entries) = &root.value else {
         b.err_hint(
             &root.pos,
-            format!("inventory must be a mapping of groups, found {}", root.value.kind()),
+            format!(
+                "inventory must be a mapping of groups, found {}",
+                root.value.kind()
+            ),
             "start with `all:` and put `hosts:`, `vars:` and `children:` under it",
         );
         return;
@@ -152,13 +165,25 @@ fn valid_group_name(name: &str) -> bool {
 fn valid_host_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 253
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
-fn read_group(b: &mut Builder, key: &Key, node: &Node, parent: Option<&str>, base: &Path, depth: usize) {
+fn read_group(
+    b: &mut Builder,
+    key: &Key,
+    node: &Node,
+    parent: Option<&str>,
+    base: &Path,
+    depth: usize,
+) {
     let name = key.name.as_str();
     if depth > MAX_GROUP_DEPTH {
-        b.err(&key.pos, format!("groups nested deeper than {MAX_GROUP_DEPTH} levels"));
+        b.err(
+            &key.pos,
+            format!("groups nested deeper than {MAX_GROUP_DEPTH} levels"),
+        );
         return;
     }
     if !valid_group_name(name) {
@@ -184,10 +209,10 @@ fn read_group(b: &mut Builder, key: &Key, node: &Node, parent: Option<&str>, bas
             b.err(&key.pos, "`all` cannot be a child group");
             return;
         }
-        if let Some(p) = b.groups.get_mut(parent) {
-            if !p.children.iter().any(|(c, _)| c == name) {
-                p.children.push((name.to_string(), key.pos.clone()));
-            }
+        if let Some(p) = b.groups.get_mut(parent)
+            && !p.children.iter().any(|(c, _)| c == name)
+        {
+            p.children.push((name.to_string(), key.pos.clone()));
         }
         if let Some(g) = b.groups.get_mut(name) {
             g.has_parent = true;
@@ -223,7 +248,10 @@ fn read_group(b: &mut Builder, key: &Key, node: &Node, parent: Option<&str>, bas
                 }
                 other => b.err_hint(
                     &v.pos,
-                    format!("`children` of group `{name}` must be a mapping, found {}", other.kind()),
+                    format!(
+                        "`children` of group `{name}` must be a mapping, found {}",
+                        other.kind()
+                    ),
                     "write each child group as `name:` on its own line",
                 ),
             },
@@ -247,7 +275,10 @@ fn read_hosts(b: &mut Builder, group: &str, node: &Node, base: &Path) {
         other => {
             b.err_hint(
                 &node.pos,
-                format!("`hosts` of group `{group}` must be a mapping, found {}", other.kind()),
+                format!(
+                    "`hosts` of group `{group}` must be a mapping, found {}",
+                    other.kind()
+                ),
                 "write each host as `name:` on its own line (a list is not Ansible's format)",
             );
             return;
@@ -270,7 +301,10 @@ fn read_hosts(b: &mut Builder, group: &str, node: &Node, base: &Path) {
             other => {
                 b.err_hint(
                     &v.pos,
-                    format!("host `{name}` must have a mapping of variables or nothing, found {}", other.kind()),
+                    format!(
+                        "host `{name}` must have a mapping of variables or nothing, found {}",
+                        other.kind()
+                    ),
                     "write `name:` alone, or variables indented under it",
                 );
                 Vec::new()
@@ -293,10 +327,10 @@ fn read_hosts(b: &mut Builder, group: &str, node: &Node, base: &Path) {
         };
         b.hosts[idx].direct_groups.insert(group.to_string());
         b.hosts[idx].inline_vars.extend(defs);
-        if let Some(g) = b.groups.get_mut(group) {
-            if !g.hosts.iter().any(|h| h == name) {
-                g.hosts.push(name.to_string());
-            }
+        if let Some(g) = b.groups.get_mut(group)
+            && !g.hosts.iter().any(|h| h == name)
+        {
+            g.hosts.push(name.to_string());
         }
     }
 }
@@ -307,14 +341,24 @@ fn read_vars(b: &mut Builder, node: &Node, what: &str) -> VarDefs {
         Value::Null => return Vec::new(),
         Value::Map(entries) => entries,
         other => {
-            b.err(&node.pos, format!("{what} must be a mapping of variables, found {}", other.kind()));
+            b.err(
+                &node.pos,
+                format!(
+                    "{what} must be a mapping of variables, found {}",
+                    other.kind()
+                ),
+            );
             return Vec::new();
         }
     };
     let mut out = Vec::new();
     for (k, v) in entries {
         if let Err((message, hint)) = connection::check_var_name(&k.name) {
-            b.diagnostics.push(Diagnostic { location: k.pos.clone(), message, hint });
+            b.diagnostics.push(Diagnostic {
+                location: k.pos.clone(),
+                message,
+                hint,
+            });
             continue;
         }
         out.push((k.name.clone(), v.to_json(), v.pos.clone()));
@@ -328,34 +372,58 @@ fn read_vars_dirs(b: &mut Builder, base: &Path) {
     }
     for (kind, is_group) in [("group_vars", true), ("host_vars", false)] {
         let dir = base.join(kind);
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
         paths.sort();
         for path in paths {
-            let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+            let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
             if file_name.starts_with('.') {
                 continue;
             }
             let (target, files) = if path.is_dir() {
                 let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
-                    .map(|es| es.flatten().map(|e| e.path()).filter(|p| is_vars_file(p)).collect())
+                    .map(|es| {
+                        es.flatten()
+                            .map(|e| e.path())
+                            .filter(|p| is_vars_file(p))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 files.sort();
                 (file_name.to_string(), files)
             } else if is_vars_file(&path) {
-                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+                let stem = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default();
                 (stem.to_string(), vec![path.clone()])
             } else {
                 continue;
             };
-            let exists = if is_group { b.groups.contains_key(&target) || target == "all" || target == "ungrouped" } else { b.host_index.contains_key(&target) };
+            let exists = if is_group {
+                b.groups.contains_key(&target) || target == "all" || target == "ungrouped"
+            } else {
+                b.host_index.contains_key(&target)
+            };
             if !exists {
                 let what = if is_group { "group" } else { "host" };
-                let candidates: Vec<String> = if is_group { b.groups.keys().cloned().collect() } else { b.host_index.keys().cloned().collect() };
+                let candidates: Vec<String> = if is_group {
+                    b.groups.keys().cloned().collect()
+                } else {
+                    b.host_index.keys().cloned().collect()
+                };
                 let hint = crate::suggest(&target, candidates.iter().map(String::as_str))
                     .map(|s| format!("did you mean `{s}`?"))
                     .unwrap_or_else(|| format!("rename or remove it; no {what} has that name"));
-                b.err_hint(&Location::new(&path, 0, 0), format!("{kind} file for unknown {what} `{target}`"), hint);
+                b.err_hint(
+                    &Location::new(&path, 0, 0),
+                    format!("{kind} file for unknown {what} `{target}`"),
+                    hint,
+                );
                 continue;
             }
             for file in files {
@@ -368,7 +436,11 @@ fn read_vars_dirs(b: &mut Builder, base: &Path) {
                     }
                 };
                 if is_group {
-                    b.groups.entry(target.clone()).or_default().file_vars.extend(defs);
+                    b.groups
+                        .entry(target.clone())
+                        .or_default()
+                        .file_vars
+                        .extend(defs);
                 } else if let Some(i) = b.host_index.get(&target).copied() {
                     b.hosts[i].file_vars.extend(defs);
                 }
@@ -378,13 +450,17 @@ fn read_vars_dirs(b: &mut Builder, base: &Path) {
 }
 
 fn is_vars_file(p: &Path) -> bool {
-    p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yml") | Some("yaml"))
+    p.is_file()
+        && matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("yml") | Some("yaml")
+        )
 }
 
-fn finish(mut b: Builder) -> Result<Inventory, InventoryError> {
+fn finish(mut b: Builder, first_source: &Path) -> Result<Inventory, InventoryError> {
     if b.hosts.is_empty() && b.diagnostics.is_empty() {
         b.err_hint(
-            &Location::new(Path::new("inventory"), 0, 0),
+            &Location::new(first_source, 0, 0),
             "inventory has no hosts",
             "add hosts under `all: hosts:` or a group's `hosts:`",
         );
@@ -402,14 +478,19 @@ fn finish(mut b: Builder) -> Result<Inventory, InventoryError> {
     let ungrouped: Vec<String> = b
         .hosts
         .iter()
-        .filter(|h| h.direct_groups.iter().all(|g| g == "all" || g == "ungrouped"))
+        .filter(|h| {
+            h.direct_groups
+                .iter()
+                .all(|g| g == "all" || g == "ungrouped")
+        })
         .map(|h| h.name.clone())
         .collect();
     {
         let all = b.groups.entry("all".to_string()).or_default();
         for g in top {
             if !all.children.iter().any(|(c, _)| *c == g) {
-                all.children.push((g, Location::new(Path::new("inventory"), 0, 0)));
+                all.children
+                    .push((g, Location::new(Path::new("inventory"), 0, 0)));
             }
         }
         // Hosts written directly under `all:` are only members through `ungrouped`.
@@ -423,10 +504,16 @@ fn finish(mut b: Builder) -> Result<Inventory, InventoryError> {
             }
         }
     }
-    if !b.groups["all"].children.iter().any(|(c, _)| c == "ungrouped") {
-        if let Some(all) = b.groups.get_mut("all") {
-            all.children.push(("ungrouped".to_string(), Location::new(Path::new("inventory"), 0, 0)));
-        }
+    if !b.groups["all"]
+        .children
+        .iter()
+        .any(|(c, _)| c == "ungrouped")
+        && let Some(all) = b.groups.get_mut("all")
+    {
+        all.children.push((
+            "ungrouped".to_string(),
+            Location::new(Path::new("inventory"), 0, 0),
+        ));
     }
     for h in &ungrouped {
         if let Some(&i) = b.host_index.get(h) {
@@ -436,7 +523,9 @@ fn finish(mut b: Builder) -> Result<Inventory, InventoryError> {
 
     detect_cycles(&mut b);
     if !b.diagnostics.is_empty() {
-        return Err(InventoryError { diagnostics: b.diagnostics });
+        return Err(InventoryError {
+            diagnostics: b.diagnostics,
+        });
     }
 
     // Parents, depth and priority per group.
@@ -463,14 +552,20 @@ fn finish(mut b: Builder) -> Result<Inventory, InventoryError> {
                 Some(n) => {
                     priority.insert(g.clone(), n);
                 }
-                None => b.diagnostics.push(Diagnostic::new(loc.clone(), "`ansible_group_priority` must be an integer")),
+                None => b.diagnostics.push(Diagnostic::new(
+                    loc.clone(),
+                    "`ansible_group_priority` must be an integer",
+                )),
             }
         }
     }
 
     // Transitive membership: a host is in each of its direct groups and all their ancestors.
-    let mut members: BTreeMap<String, BTreeSet<String>> =
-        b.groups.keys().map(|g| (g.clone(), BTreeSet::new())).collect();
+    let mut members: BTreeMap<String, BTreeSet<String>> = b
+        .groups
+        .keys()
+        .map(|g| (g.clone(), BTreeSet::new()))
+        .collect();
     let mut hosts = Vec::with_capacity(b.hosts.len());
     for h in &b.hosts {
         let mut groups: BTreeSet<String> = BTreeSet::new();
@@ -485,7 +580,13 @@ fn finish(mut b: Builder) -> Result<Inventory, InventoryError> {
             members.entry(g.clone()).or_default().insert(h.name.clone());
         }
         let mut ordered: Vec<&String> = groups.iter().collect();
-        ordered.sort_by_key(|g| (depth.get(*g).copied().unwrap_or(0), priority.get(*g).copied().unwrap_or(1), (*g).clone()));
+        ordered.sort_by_key(|g| {
+            (
+                depth.get(*g).copied().unwrap_or(0),
+                priority.get(*g).copied().unwrap_or(1),
+                (*g).clone(),
+            )
+        });
         let mut vars = Map::new();
         let mut var_locations = BTreeMap::new();
         let mut apply = |defs: &VarDefs| {
@@ -504,7 +605,10 @@ fn finish(mut b: Builder) -> Result<Inventory, InventoryError> {
         apply(&h.file_vars);
         let mut host = Host {
             name: h.name.clone(),
-            groups: groups.into_iter().filter(|g| g != "all" && g != "ungrouped").collect(),
+            groups: groups
+                .into_iter()
+                .filter(|g| g != "all" && g != "ungrouped")
+                .collect(),
             vars,
             connection: placeholder_connection(),
             location: h.location.clone(),
@@ -513,12 +617,16 @@ fn finish(mut b: Builder) -> Result<Inventory, InventoryError> {
         };
         match connection::from_vars(&host.name, &host.vars, &host.base_dir) {
             Ok(c) => host.connection = c,
-            Err(problems) => b.diagnostics.extend(problems_to_diagnostics(&host, problems)),
+            Err(problems) => b
+                .diagnostics
+                .extend(problems_to_diagnostics(&host, problems)),
         }
         hosts.push(host);
     }
     if !b.diagnostics.is_empty() {
-        return Err(InventoryError { diagnostics: b.diagnostics });
+        return Err(InventoryError {
+            diagnostics: b.diagnostics,
+        });
     }
     let groups = b
         .groups
@@ -533,7 +641,12 @@ fn finish(mut b: Builder) -> Result<Inventory, InventoryError> {
             (name, group)
         })
         .collect();
-    Ok(Inventory { host_names: all_hosts, hosts, groups, members })
+    Ok(Inventory {
+        host_names: all_hosts,
+        hosts,
+        groups,
+        members,
+    })
 }
 
 fn placeholder_connection() -> crate::ConnectionSpec {
@@ -559,20 +672,33 @@ pub(crate) fn problems_to_diagnostics(host: &Host, problems: Vec<VarProblem>) ->
     problems
         .into_iter()
         .map(|p| {
-            let location = host.var_locations.get(&p.var).cloned().unwrap_or_else(|| host.location.clone());
+            let location = host
+                .var_locations
+                .get(&p.var)
+                .cloned()
+                .unwrap_or_else(|| host.location.clone());
             Diagnostic::new(location, format!("host `{}`: {}", host.name, p.message))
         })
         .collect()
 }
 
-fn group_depth(g: &str, parents: &BTreeMap<String, Vec<String>>, memo: &mut BTreeMap<String, usize>) -> usize {
+fn group_depth(
+    g: &str,
+    parents: &BTreeMap<String, Vec<String>>,
+    memo: &mut BTreeMap<String, usize>,
+) -> usize {
     if let Some(d) = memo.get(g) {
         return *d;
     }
     // Cycles were rejected before, so this recursion terminates.
     let d = parents
         .get(g)
-        .map(|ps| ps.iter().map(|p| group_depth(p, parents, memo) + 1).max().unwrap_or(0))
+        .map(|ps| {
+            ps.iter()
+                .map(|p| group_depth(p, parents, memo) + 1)
+                .max()
+                .unwrap_or(0)
+        })
         .unwrap_or(0);
     memo.insert(g.to_string(), d);
     d
@@ -585,7 +711,8 @@ fn detect_cycles(b: &mut Builder) {
         Active,
         Done,
     }
-    let mut marks: BTreeMap<String, Mark> = b.groups.keys().map(|g| (g.clone(), Mark::New)).collect();
+    let mut marks: BTreeMap<String, Mark> =
+        b.groups.keys().map(|g| (g.clone(), Mark::New)).collect();
     let mut found: Vec<(Vec<String>, Location)> = Vec::new();
     let names: Vec<String> = b.groups.keys().cloned().collect();
     for start in names {
@@ -613,7 +740,8 @@ fn detect_cycles(b: &mut Builder) {
                         }
                         Mark::Active => {
                             let from = stack.iter().position(|(n, _)| *n == c).unwrap_or(0);
-                            let mut cycle: Vec<String> = stack[from..].iter().map(|(n, _)| n.clone()).collect();
+                            let mut cycle: Vec<String> =
+                                stack[from..].iter().map(|(n, _)| n.clone()).collect();
                             cycle.push(c);
                             found.push((cycle, loc));
                         }

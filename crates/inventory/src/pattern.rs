@@ -23,7 +23,10 @@ pub enum PatternError {
     #[error("empty term in host pattern `{pattern}`")]
     EmptyTerm { pattern: String },
     #[error("`{term}` in host pattern matches no group or host")]
-    NoMatch { term: String, suggestion: Option<String> },
+    NoMatch {
+        term: String,
+        suggestion: Option<String>,
+    },
     #[error("invalid regular expression `{term}` in host pattern: {reason}")]
     BadRegex { term: String, reason: String },
     #[error("invalid character {ch:?} in host pattern `{pattern}`")]
@@ -36,7 +39,10 @@ impl PatternError {
     /// A "did you mean" line, when there is one.
     pub fn hint(&self) -> Option<String> {
         match self {
-            PatternError::NoMatch { suggestion: Some(s), .. } => Some(format!("did you mean `{s}`?")),
+            PatternError::NoMatch {
+                suggestion: Some(s),
+                ..
+            } => Some(format!("did you mean `{s}`?")),
             PatternError::NothingSelected { .. } => {
                 Some("an intersection or exclusion removed every host".to_string())
             }
@@ -76,12 +82,20 @@ pub fn parse(pattern: &str) -> Result<Vec<Term>, PatternError> {
             (Op::Union, raw)
         };
         if text.is_empty() {
-            return Err(PatternError::EmptyTerm { pattern: pattern.to_string() });
+            return Err(PatternError::EmptyTerm {
+                pattern: pattern.to_string(),
+            });
         }
         if let Some(ch) = text.chars().find(|c| c.is_whitespace() || c.is_control()) {
-            return Err(PatternError::BadChar { pattern: pattern.to_string(), ch });
+            return Err(PatternError::BadChar {
+                pattern: pattern.to_string(),
+                ch,
+            });
         }
-        terms.push(Term { op, text: text.to_string() });
+        terms.push(Term {
+            op,
+            text: text.to_string(),
+        });
     }
     Ok(terms)
 }
@@ -115,9 +129,15 @@ pub fn evaluate(pattern: &str, u: &Universe<'_>) -> Result<Vec<String>, PatternE
         union.retain(|h| !drop.contains(h));
     }
     if union.is_empty() {
-        return Err(PatternError::NothingSelected { pattern: pattern.to_string() });
+        return Err(PatternError::NothingSelected {
+            pattern: pattern.to_string(),
+        });
     }
-    Ok(u.hosts.iter().filter(|h| union.contains(h.as_str())).cloned().collect())
+    Ok(u.hosts
+        .iter()
+        .filter(|h| union.contains(h.as_str()))
+        .cloned()
+        .collect())
 }
 
 fn term_hosts<'u>(term: &str, u: &Universe<'u>) -> Result<BTreeSet<&'u str>, PatternError> {
@@ -127,10 +147,17 @@ fn term_hosts<'u>(term: &str, u: &Universe<'u>) -> Result<BTreeSet<&'u str>, Pat
         return Ok(out);
     }
     let matcher: Box<dyn Fn(&str) -> bool> = if let Some(re) = term.strip_prefix('~') {
-        let regex = regex::Regex::new(&format!("^(?:{re})")).map_err(|e| PatternError::BadRegex {
-            term: term.to_string(),
-            reason: e.to_string().lines().last().unwrap_or("invalid").trim().to_lowercase(),
-        })?;
+        let regex =
+            regex::Regex::new(&format!("^(?:{re})")).map_err(|e| PatternError::BadRegex {
+                term: term.to_string(),
+                reason: e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid")
+                    .trim()
+                    .to_lowercase(),
+            })?;
         Box::new(move |name: &str| regex.is_match(name))
     } else if term.contains(['*', '?', '[']) {
         let regex = glob_regex(term).map_err(|reason| PatternError::BadRegex {
@@ -203,12 +230,15 @@ fn glob_regex(glob: &str) -> Result<regex::Regex, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     fn universe() -> (Vec<String>, BTreeMap<String, BTreeSet<String>>) {
-        let hosts: Vec<String> =
-            ["logger-a", "logger-b", "aw-a", "aw-b"].iter().map(|s| s.to_string()).collect();
+        let hosts: Vec<String> = ["logger-a", "logger-b", "aw-a", "aw-b"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let mut groups = BTreeMap::new();
         let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
         groups.insert("all".into(), set(&["logger-a", "logger-b", "aw-a", "aw-b"]));
@@ -220,14 +250,23 @@ mod tests {
 
     fn eval(p: &str) -> Result<Vec<String>, PatternError> {
         let (hosts, groups) = universe();
-        evaluate(p, &Universe { hosts: &hosts, groups: &groups })
+        evaluate(
+            p,
+            &Universe {
+                hosts: &hosts,
+                groups: &groups,
+            },
+        )
     }
 
     #[test]
     fn operators_follow_ansible_order() {
         assert_eq!(eval("loggers:distributors").unwrap().len(), 4);
         assert_eq!(eval("!side_a:loggers").unwrap(), vec!["logger-b"]);
-        assert_eq!(eval("&side_a,loggers:distributors").unwrap(), vec!["logger-a", "aw-a"]);
+        assert_eq!(
+            eval("&side_a,loggers:distributors").unwrap(),
+            vec!["logger-a", "aw-a"]
+        );
         assert_eq!(eval("!loggers").unwrap(), vec!["aw-a", "aw-b"]);
         assert_eq!(eval("logger-*").unwrap(), vec!["logger-a", "logger-b"]);
         assert_eq!(eval("~aw-.*").unwrap(), vec!["aw-a", "aw-b"]);
@@ -238,9 +277,14 @@ mod tests {
 
     #[test]
     fn strictness() {
-        assert!(matches!(eval("logers"), Err(PatternError::NoMatch { suggestion: Some(s), .. }) if s == "loggers"));
+        assert!(
+            matches!(eval("logers"), Err(PatternError::NoMatch { suggestion: Some(s), .. }) if s == "loggers")
+        );
         assert!(matches!(eval("web-*"), Err(PatternError::NoMatch { .. })));
-        assert!(matches!(eval("loggers:&distributors"), Err(PatternError::NothingSelected { .. })));
+        assert!(matches!(
+            eval("loggers:&distributors"),
+            Err(PatternError::NothingSelected { .. })
+        ));
         assert!(matches!(eval(""), Err(PatternError::Empty)));
         assert!(matches!(eval("a::b"), Err(PatternError::EmptyTerm { .. })));
         assert!(matches!(eval("~(x"), Err(PatternError::BadRegex { .. })));

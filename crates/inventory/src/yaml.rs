@@ -25,7 +25,11 @@ pub struct Location {
 
 impl Location {
     pub fn new(file: &Path, line: usize, column: usize) -> Self {
-        Self { file: file.to_path_buf(), line, column }
+        Self {
+            file: file.to_path_buf(),
+            line,
+            column,
+        }
     }
 }
 
@@ -92,9 +96,14 @@ impl Node {
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
             Value::String(s) => serde_json::Value::String(s.clone()),
-            Value::Seq(items) => serde_json::Value::Array(items.iter().map(Node::to_json).collect()),
+            Value::Seq(items) => {
+                serde_json::Value::Array(items.iter().map(Node::to_json).collect())
+            }
             Value::Map(entries) => serde_json::Value::Object(
-                entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect(),
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -119,7 +128,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(location: Location, message: impl Into<String>) -> Self {
-        Self { location, message: message.into(), hint: None }
+        Self {
+            location,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -131,8 +144,12 @@ impl Diagnostic {
 /// Reads and parses one YAML file.
 pub fn read_file(path: &Path) -> Result<Option<Node>, Diagnostic> {
     let whole = Location::new(path, 0, 0);
-    let meta = std::fs::metadata(path)
-        .map_err(|e| Diagnostic::new(whole.clone(), format!("cannot read file: {}", io_reason(&e))))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Diagnostic::new(
+            whole.clone(),
+            format!("cannot read file: {}", io_reason(&e)),
+        )
+    })?;
     if meta.len() > MAX_FILE_BYTES as u64 {
         return Err(Diagnostic::new(
             whole,
@@ -162,7 +179,10 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Option<Node>, Diagnostic
         ));
     }
     if bytes.contains(&0) {
-        return Err(Diagnostic::new(whole, "binary file (contains NUL bytes), expected YAML text"));
+        return Err(Diagnostic::new(
+            whole,
+            "binary file (contains NUL bytes), expected YAML text",
+        ));
     }
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
@@ -178,13 +198,17 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Option<Node>, Diagnostic
     if let Some(err) = find_tab_indent(path, text) {
         return Err(err);
     }
-    let raw: Option<Spanned<RawNode>> =
-        serde_saphyr::from_str_with_options(text, options()).map_err(|e| convert_error(path, &e))?;
+    let raw: Option<Spanned<RawNode>> = serde_saphyr::from_str_with_options(text, options())
+        .map_err(|e| convert_error(path, &e))?;
     match raw {
         None => Ok(None),
         Some(spanned) => {
             let node = convert(path, spanned)?;
-            if node.value == Value::Null { Ok(None) } else { Ok(Some(node)) }
+            if node.value == Value::Null {
+                Ok(None)
+            } else {
+                Ok(Some(node))
+            }
         }
     }
 }
@@ -198,15 +222,21 @@ fn line_col(prefix: &[u8]) -> (usize, usize) {
 /// YAML forbids tabs in indentation; parsers report it in confusing ways, so we say it plainly.
 fn find_tab_indent(path: &Path, text: &str) -> Option<Diagnostic> {
     for (i, line) in text.lines().enumerate() {
-        let indent: String = line.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+        let indent: String = line
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect();
         if let Some(col) = indent.find('\t') {
             // A tab before content on an otherwise empty line is harmless.
             if indent.len() == line.len() {
                 continue;
             }
             return Some(
-                Diagnostic::new(Location::new(path, i + 1, col + 1), "tab character in indentation")
-                    .with_hint("YAML indentation must use spaces"),
+                Diagnostic::new(
+                    Location::new(path, i + 1, col + 1),
+                    "tab character in indentation",
+                )
+                .with_hint("YAML indentation must use spaces"),
             );
         }
     }
@@ -223,10 +253,10 @@ fn options() -> serde_saphyr::Options {
     budget.max_nodes = 100_000;
     budget.max_depth = 48;
     budget.max_documents = 1;
-    budget.max_recorded_anchor_events = 100_000;
+    budget.max_recorded_anchor_events = 20_000;
     budget.max_total_scalar_bytes = MAX_FILE_BYTES;
     let mut alias_limits = serde_saphyr::options::AliasLimits::default();
-    alias_limits.max_total_replayed_events = 100_000;
+    alias_limits.max_total_replayed_events = 20_000;
     let mut opts = serde_saphyr::Options::default();
     opts.budget = Some(budget);
     opts.alias_limits = alias_limits;
@@ -243,7 +273,20 @@ fn convert_error(path: &Path, e: &serde_saphyr::Error) -> Diagnostic {
     let plain = e.without_snippet().to_string();
     let first = plain.lines().next().unwrap_or("invalid YAML").trim();
     let message = strip_location(first);
-    Diagnostic::new(Location::new(path, line, column), format!("invalid YAML: {message}"))
+    let loc = Location::new(path, line, column);
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(", set ").next().unwrap_or(rest);
+        return Diagnostic::new(loc, format!("duplicate key `{key}`"))
+            .with_hint("each key may appear once in a mapping; merge the two entries");
+    }
+    if message.starts_with("budget breached") {
+        return Diagnostic::new(
+            loc,
+            "YAML too large or too many alias expansions (limit reached)",
+        )
+        .with_hint("anchors and aliases that multiply (alias bombs) are refused");
+    }
+    Diagnostic::new(loc, format!("invalid YAML: {message}"))
 }
 
 /// serde-saphyr appends " at line X, column Y" to some messages; we print our own prefix.
@@ -261,27 +304,40 @@ fn strip_location(msg: &str) -> String {
 }
 
 fn convert(path: &Path, s: Spanned<RawNode>) -> Result<Node, Diagnostic> {
-    let pos = Location::new(path, s.referenced.line() as usize, s.referenced.column() as usize);
+    let pos = Location::new(
+        path,
+        s.referenced.line() as usize,
+        s.referenced.column() as usize,
+    );
     let value = match s.value {
         RawNode::Null => Value::Null,
         RawNode::Bool(b) => Value::Bool(b),
         RawNode::Int(i) => Value::Int(i),
         RawNode::Float(f) => Value::Float(f),
         RawNode::String(s) => Value::String(s),
-        RawNode::Seq(items) => {
-            Value::Seq(items.into_iter().map(|n| convert(path, n)).collect::<Result<_, _>>()?)
-        }
+        RawNode::Seq(items) => Value::Seq(
+            items
+                .into_iter()
+                .map(|n| convert(path, n))
+                .collect::<Result<_, _>>()?,
+        ),
         RawNode::Map(entries) => {
             let mut out = Vec::with_capacity(entries.len());
             for (k, v) in entries {
-                let kpos =
-                    Location::new(path, k.referenced.line() as usize, k.referenced.column() as usize);
+                let kpos = Location::new(
+                    path,
+                    k.referenced.line() as usize,
+                    k.referenced.column() as usize,
+                );
                 let name = match k.value {
                     RawKey::String(s) => s,
                     RawKey::Other(kind) => {
                         return Err(Diagnostic::new(
                             kpos,
                             format!("mapping key must be a string, found {kind}"),
+                        )
+                        .with_hint(
+                            "quote the key, e.g. `\"yes\":`; YAML reads yes/no/true/on as booleans",
                         ));
                     }
                 };
@@ -347,10 +403,14 @@ impl<'de> Visitor<'de> for RawNodeVisitor {
         }
     }
     fn visit_i128<E: de::Error>(self, v: i128) -> Result<RawNode, E> {
-        Ok(i64::try_from(v).map(RawNode::Int).unwrap_or(RawNode::Float(v as f64)))
+        Ok(i64::try_from(v)
+            .map(RawNode::Int)
+            .unwrap_or(RawNode::Float(v as f64)))
     }
     fn visit_u128<E: de::Error>(self, v: u128) -> Result<RawNode, E> {
-        Ok(i64::try_from(v).map(RawNode::Int).unwrap_or(RawNode::Float(v as f64)))
+        Ok(i64::try_from(v)
+            .map(RawNode::Int)
+            .unwrap_or(RawNode::Float(v as f64)))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawNode, E> {
         Ok(RawNode::Float(v))
@@ -425,12 +485,16 @@ impl<'de> Visitor<'de> for RawKeyVisitor {
         Ok(RawKey::Other("a list"))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawKey, A::Error> {
-        while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+        while map
+            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+            .is_some()
+        {}
         Ok(RawKey::Other("a mapping"))
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -441,9 +505,13 @@ mod tests {
     #[test]
     fn positions_are_recorded() {
         let n = parse("a:\n  b: 1\n  c: [x, y]\n").unwrap().unwrap();
-        let Value::Map(m) = &n.value else { panic!("map") };
+        let Value::Map(m) = &n.value else {
+            panic!("map")
+        };
         assert_eq!(m[0].0.pos.line, 1);
-        let Value::Map(inner) = &m[0].1.value else { panic!("inner") };
+        let Value::Map(inner) = &m[0].1.value else {
+            panic!("inner")
+        };
         assert_eq!(inner[1].0.name, "c");
         assert_eq!((inner[1].0.pos.line, inner[1].0.pos.column), (3, 3));
         assert_eq!((inner[0].1.pos.line, inner[0].1.pos.column), (2, 6));

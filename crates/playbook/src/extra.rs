@@ -19,7 +19,9 @@ pub struct ExtraVars {
 
 impl fmt::Debug for ExtraVars {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ExtraVars").field("vars", &corsfleet_inventory::redact(&self.vars)).finish()
+        f.debug_struct("ExtraVars")
+            .field("vars", &corsfleet_inventory::redact(&self.vars))
+            .finish()
     }
 }
 
@@ -39,7 +41,10 @@ impl ExtraVars {
                 let Value::Map(entries) = &node.value else {
                     return Err(PlaybookError::new(
                         node.pos.clone(),
-                        format!("extra vars file must be a mapping, found {}", node.value.kind()),
+                        format!(
+                            "extra vars file must be a mapping, found {}",
+                            node.value.kind()
+                        ),
                     ));
                 };
                 for (k, v) in entries {
@@ -59,8 +64,13 @@ impl ExtraVars {
             } else {
                 for pair in arg.split_whitespace() {
                     let Some((k, v)) = pair.split_once('=') else {
-                        return Err(PlaybookError::new(cli, format!("`-e {pair}` is not `key=value`"))
-                            .with_hint("use `-e key=value`, `-e '{\"key\": [1, 2]}'` or `-e @vars.yml`"));
+                        return Err(PlaybookError::new(
+                            cli,
+                            format!("`-e {pair}` is not `key=value`"),
+                        )
+                        .with_hint(
+                            "use `-e key=value`, `-e '{\"key\": [1, 2]}'` or `-e @vars.yml`",
+                        ));
                     };
                     check_name(k, &cli)?;
                     out.vars.insert(k.to_string(), Json::String(v.to_string()));

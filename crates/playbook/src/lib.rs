@@ -42,7 +42,10 @@ impl Playbook {
 
     /// The folder relative `src` paths resolve against.
     pub fn dir(&self) -> PathBuf {
-        self.path.parent().map(std::path::Path::to_path_buf).unwrap_or_default()
+        self.path
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default()
     }
 }
 
@@ -171,7 +174,11 @@ pub struct PlaybookError {
 
 impl PlaybookError {
     pub fn new(location: Location, message: impl Into<String>) -> Self {
-        Self { location, message: message.into(), hint: None }
+        Self {
+            location,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -182,7 +189,11 @@ impl PlaybookError {
 
 impl From<corsfleet_inventory::Diagnostic> for PlaybookError {
     fn from(d: corsfleet_inventory::Diagnostic) -> Self {
-        Self { location: d.location, message: d.message, hint: d.hint }
+        Self {
+            location: d.location,
+            message: d.message,
+            hint: d.hint,
+        }
     }
 }
 

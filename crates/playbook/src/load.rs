@@ -25,8 +25,15 @@ pub(crate) const PLAY_KEYS: &[&str] = &[
     "tasks",
 ];
 
-pub(crate) const TASK_KEYS: &[&str] =
-    &["name", "when", "retries", "delay", "timeout", "tags", "ignore_errors"];
+pub(crate) const TASK_KEYS: &[&str] = &[
+    "name",
+    "when",
+    "retries",
+    "delay",
+    "timeout",
+    "tags",
+    "ignore_errors",
+];
 
 /// Ansible keys people will try; named in the hint so the error is not a mystery.
 const ANSIBLE_ONLY_KEYS: &[&str] = &[
@@ -59,11 +66,18 @@ struct Ctx {
 
 impl Ctx {
     fn err(&mut self, location: &Location, message: impl Into<String>) {
-        self.errors.push(PlaybookError::new(location.clone(), message));
+        self.errors
+            .push(PlaybookError::new(location.clone(), message));
     }
 
-    fn err_hint(&mut self, location: &Location, message: impl Into<String>, hint: impl Into<String>) {
-        self.errors.push(PlaybookError::new(location.clone(), message).with_hint(hint));
+    fn err_hint(
+        &mut self,
+        location: &Location,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.errors
+            .push(PlaybookError::new(location.clone(), message).with_hint(hint));
     }
 
     fn unknown_key(&mut self, key: &Key, known: &[&str], what: &str) {
@@ -108,7 +122,10 @@ pub(crate) fn load(path: &Path) -> Result<crate::Playbook, PlaybookErrors> {
         ),
     }
     if cx.errors.is_empty() {
-        Ok(crate::Playbook { path: path.to_path_buf(), plays })
+        Ok(crate::Playbook {
+            path: path.to_path_buf(),
+            plays,
+        })
     } else {
         Err(PlaybookErrors(cx.errors))
     }
@@ -116,7 +133,10 @@ pub(crate) fn load(path: &Path) -> Result<crate::Playbook, PlaybookErrors> {
 
 fn read_play(cx: &mut Ctx, node: &Node) -> Option<Play> {
     let Value::Map(entries) = &node.value else {
-        cx.err(&node.pos, format!("a play must be a mapping, found {}", node.value.kind()));
+        cx.err(
+            &node.pos,
+            format!("a play must be a mapping, found {}", node.value.kind()),
+        );
         return None;
     };
     let before = cx.errors.len();
@@ -135,39 +155,61 @@ fn read_play(cx: &mut Ctx, node: &Node) -> Option<Play> {
             "name" => name = string(cx, v, "play `name`"),
             "hosts" => {
                 hosts = string(cx, v, "`hosts`");
-                if let Some(h) = &hosts {
-                    if let Err(e) = corsfleet_inventory::pattern::parse(h) {
-                        cx.err(&v.pos, e.to_string());
-                    }
+                if let Some(h) = &hosts
+                    && let Err(e) = corsfleet_inventory::pattern::parse(h)
+                {
+                    cx.err(&v.pos, e.to_string());
                 }
             }
             "serial" => serial = read_serial(cx, v),
             "batch_by" => {
                 batch_by = string(cx, v, "`batch_by`");
-                if let Some(b) = &batch_by {
-                    if !is_identifier(b) {
-                        cx.err(&v.pos, format!("`batch_by` must name a host variable, `{b}` is not a variable name"));
-                    }
+                if let Some(b) = &batch_by
+                    && !is_identifier(b)
+                {
+                    cx.err(
+                        &v.pos,
+                        format!(
+                            "`batch_by` must name a host variable, `{b}` is not a variable name"
+                        ),
+                    );
                 }
             }
             "max_fail_percentage" => match &v.value {
-                Value::Int(n) if (0..=100).contains(n) => max_fail_percentage = u8::try_from(*n).ok(),
-                _ => cx.err(&v.pos, format!("`max_fail_percentage` must be an integer from 0 to 100, found {}", shown(v))),
+                Value::Int(n) if (0..=100).contains(n) => {
+                    max_fail_percentage = u8::try_from(*n).ok()
+                }
+                _ => cx.err(
+                    &v.pos,
+                    format!(
+                        "`max_fail_percentage` must be an integer from 0 to 100, found {}",
+                        shown(v)
+                    ),
+                ),
             },
-            "any_errors_fatal" => any_errors_fatal = boolean(cx, v, "`any_errors_fatal`").unwrap_or(false),
+            "any_errors_fatal" => {
+                any_errors_fatal = boolean(cx, v, "`any_errors_fatal`").unwrap_or(false)
+            }
             "vars" => match &v.value {
                 Value::Null => {}
                 Value::Map(vs) => {
                     for (vk, vv) in vs {
                         if let Err((message, hint)) = check_play_var(&vk.name) {
-                            cx.errors.push(PlaybookError { location: vk.pos.clone(), message, hint });
+                            cx.errors.push(PlaybookError {
+                                location: vk.pos.clone(),
+                                message,
+                                hint,
+                            });
                             continue;
                         }
                         vars.insert(vk.name.clone(), vv.to_json());
                         var_locations.insert(vk.name.clone(), vv.pos.clone());
                     }
                 }
-                other => cx.err(&v.pos, format!("play `vars` must be a mapping, found {}", other.kind())),
+                other => cx.err(
+                    &v.pos,
+                    format!("play `vars` must be a mapping, found {}", other.kind()),
+                ),
             },
             "tasks" => {
                 saw_tasks = true;
@@ -180,14 +222,21 @@ fn read_play(cx: &mut Ctx, node: &Node) -> Option<Play> {
                         }
                     }
                     Value::Seq(_) | Value::Null => cx.err(&v.pos, "play has no tasks"),
-                    other => cx.err(&v.pos, format!("`tasks` must be a list, found {}", other.kind())),
+                    other => cx.err(
+                        &v.pos,
+                        format!("`tasks` must be a list, found {}", other.kind()),
+                    ),
                 }
             }
             _ => cx.unknown_key(k, PLAY_KEYS, "a play"),
         }
     }
     if hosts.is_none() && !entries.iter().any(|(k, _)| k.name == "hosts") {
-        cx.err_hint(&node.pos, "play has no `hosts`", "add `hosts: PATTERN`, e.g. `hosts: loggers:distributors`");
+        cx.err_hint(
+            &node.pos,
+            "play has no `hosts`",
+            "add `hosts: PATTERN`, e.g. `hosts: loggers:distributors`",
+        );
     }
     if !saw_tasks {
         cx.err(&node.pos, "play has no `tasks`");
@@ -258,7 +307,10 @@ fn batch_size(cx: &mut Ctx, v: &Node) -> Option<BatchSize> {
 
 fn read_task(cx: &mut Ctx, node: &Node) -> Option<TaskSpec> {
     let Value::Map(entries) = &node.value else {
-        cx.err(&node.pos, format!("a task must be a mapping, found {}", node.value.kind()));
+        cx.err(
+            &node.pos,
+            format!("a task must be a mapping, found {}", node.value.kind()),
+        );
         return None;
     };
     let before = cx.errors.len();
@@ -277,7 +329,11 @@ fn read_task(cx: &mut Ctx, node: &Node) -> Option<TaskSpec> {
             if let Some((first, _, _)) = module {
                 cx.err_hint(
                     &k.pos,
-                    format!("task has two modules, `{}` and `{}`", first.name(), kind.name()),
+                    format!(
+                        "task has two modules, `{}` and `{}`",
+                        first.name(),
+                        kind.name()
+                    ),
                     "write one module per task",
                 );
             } else {
@@ -295,26 +351,45 @@ fn read_task(cx: &mut Ctx, node: &Node) -> Option<TaskSpec> {
                 when = match &v.value {
                     Value::String(s) => {
                         if s.contains("{{") || s.contains("{%") {
-                            cx.err_hint(&v.pos, "`when` is an expression and must not contain `{{ }}`", "write `when: side == 'a'`, not `when: \"{{ side == 'a' }}\"`");
+                            cx.err_hint(
+                                &v.pos,
+                                "`when` is an expression and must not contain `{{ }}`",
+                                "write `when: side == 'a'`, not `when: \"{{ side == 'a' }}\"`",
+                            );
                         }
                         Some(s.clone())
                     }
                     Value::Bool(b) => Some(b.to_string()),
                     other => {
-                        cx.err(&v.pos, format!("`when` must be an expression string, found {}", other.kind()));
+                        cx.err(
+                            &v.pos,
+                            format!(
+                                "`when` must be an expression string, found {}",
+                                other.kind()
+                            ),
+                        );
                         None
                     }
                 }
             }
             "retries" => retries = uint(cx, v, "`retries`", 0, 100).unwrap_or(0),
-            "delay" => delay = Duration::from_secs(u64::from(uint(cx, v, "`delay` (seconds)", 0, 3600).unwrap_or(5))),
-            "timeout" => timeout = uint(cx, v, "`timeout` (seconds)", 1, 86_400).map(|s| Duration::from_secs(u64::from(s))),
+            "delay" => {
+                delay = Duration::from_secs(u64::from(
+                    uint(cx, v, "`delay` (seconds)", 0, 3600).unwrap_or(5),
+                ))
+            }
+            "timeout" => {
+                timeout = uint(cx, v, "`timeout` (seconds)", 1, 86_400)
+                    .map(|s| Duration::from_secs(u64::from(s)))
+            }
             "tags" => tags = string_list(cx, v, "`tags`"),
             "ignore_errors" => ignore_errors = boolean(cx, v, "`ignore_errors`").unwrap_or(false),
             other => {
                 let mut known: Vec<&str> = TASK_KEYS.to_vec();
                 known.extend(ModuleKind::ALL.iter().map(|m| m.name()));
-                if ANSIBLE_ONLY_KEYS.contains(&other) || corsfleet_inventory::suggest(other, known.iter().copied()).is_some() {
+                if ANSIBLE_ONLY_KEYS.contains(&other)
+                    || corsfleet_inventory::suggest(other, known.iter().copied()).is_some()
+                {
                     cx.unknown_key(k, &known, "a task");
                 } else {
                     cx.err_hint(
@@ -330,7 +405,10 @@ fn read_task(cx: &mut Ctx, node: &Node) -> Option<TaskSpec> {
         cx.err_hint(
             &node.pos,
             "task has no module",
-            format!("add one of: {}", ModuleKind::ALL.map(|m| m.name()).join(", ")),
+            format!(
+                "add one of: {}",
+                ModuleKind::ALL.map(|m| m.name()).join(", ")
+            ),
         );
         return None;
     };
@@ -343,7 +421,11 @@ fn read_task(cx: &mut Ctx, node: &Node) -> Option<TaskSpec> {
         other => {
             cx.err_hint(
                 &args.pos,
-                format!("parameters of `{}` must be a mapping, found {}", kind.name(), other.kind()),
+                format!(
+                    "parameters of `{}` must be a mapping, found {}",
+                    kind.name(),
+                    other.kind()
+                ),
                 "write each parameter as `name: value` indented under the module",
             );
             None
@@ -389,7 +471,10 @@ fn string(cx: &mut Ctx, v: &Node, what: &str) -> Option<String> {
             None
         }
         other => {
-            cx.err(&v.pos, format!("{what} must be a string, found {}", other.kind()));
+            cx.err(
+                &v.pos,
+                format!("{what} must be a string, found {}", other.kind()),
+            );
             None
         }
     }
@@ -399,7 +484,10 @@ fn boolean(cx: &mut Ctx, v: &Node, what: &str) -> Option<bool> {
     match &v.value {
         Value::Bool(b) => Some(*b),
         other => {
-            cx.err(&v.pos, format!("{what} must be true or false, found {}", other.kind()));
+            cx.err(
+                &v.pos,
+                format!("{what} must be true or false, found {}", other.kind()),
+            );
             None
         }
     }
@@ -409,7 +497,13 @@ fn uint(cx: &mut Ctx, v: &Node, what: &str, min: u32, max: u32) -> Option<u32> {
     match &v.value {
         Value::Int(n) if (i64::from(min)..=i64::from(max)).contains(n) => u32::try_from(*n).ok(),
         _ => {
-            cx.err(&v.pos, format!("{what} must be an integer from {min} to {max}, found {}", shown(v)));
+            cx.err(
+                &v.pos,
+                format!(
+                    "{what} must be an integer from {min} to {max}, found {}",
+                    shown(v)
+                ),
+            );
             None
         }
     }
@@ -417,19 +511,29 @@ fn uint(cx: &mut Ctx, v: &Node, what: &str, min: u32, max: u32) -> Option<u32> {
 
 fn string_list(cx: &mut Ctx, v: &Node, what: &str) -> Vec<String> {
     match &v.value {
-        Value::String(s) => s.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+        Value::String(s) => s
+            .split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
         Value::Seq(items) => items
             .iter()
             .filter_map(|i| match &i.value {
                 Value::String(s) => Some(s.clone()),
                 other => {
-                    cx.err(&i.pos, format!("{what} entries must be strings, found {}", other.kind()));
+                    cx.err(
+                        &i.pos,
+                        format!("{what} entries must be strings, found {}", other.kind()),
+                    );
                     None
                 }
             })
             .collect(),
         other => {
-            cx.err(&v.pos, format!("{what} must be a list of strings, found {}", other.kind()));
+            cx.err(
+                &v.pos,
+                format!("{what} must be a list of strings, found {}", other.kind()),
+            );
             Vec::new()
         }
     }

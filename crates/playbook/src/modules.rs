@@ -90,9 +90,10 @@ pub struct CorsPreflightArgs {
 pub(crate) fn params(kind: ModuleKind) -> (&'static [&'static str], &'static [&'static str]) {
     match kind {
         ModuleKind::IisFacts => (&["web_config", "min_iis_major"], &[]),
-        ModuleKind::MsiInstall => {
-            (&["src", "sha256", "dest", "max_busy_retries", "busy_delay"], &["src", "sha256"])
-        }
+        ModuleKind::MsiInstall => (
+            &["src", "sha256", "dest", "max_busy_retries", "busy_delay"],
+            &["src", "sha256"],
+        ),
         ModuleKind::WebConfigCors => (
             &[
                 "path",
@@ -110,7 +111,16 @@ pub(crate) fn params(kind: ModuleKind) -> (&'static [&'static str], &'static [&'
             &["origins"],
         ),
         ModuleKind::CorsPreflight => (
-            &["url", "origins", "deny_origin", "method", "headers", "credentials", "attempts", "delay"],
+            &[
+                "url",
+                "origins",
+                "deny_origin",
+                "method",
+                "headers",
+                "credentials",
+                "attempts",
+                "delay",
+            ],
             &["origins"],
         ),
     }
@@ -130,8 +140,15 @@ pub(crate) fn check_param_names(
                 None => format!("`{}` accepts: {}", kind.name(), known.join(", ")),
             };
             errors.push(
-                PlaybookError::new(k.pos.clone(), format!("unknown parameter `{}` for module `{}`", k.name, kind.name()))
-                    .with_hint(hint),
+                PlaybookError::new(
+                    k.pos.clone(),
+                    format!(
+                        "unknown parameter `{}` for module `{}`",
+                        k.name,
+                        kind.name()
+                    ),
+                )
+                .with_hint(hint),
             );
         }
     }
@@ -156,12 +173,18 @@ pub(crate) struct Reader<'a> {
 
 impl Reader<'_> {
     fn loc(&self, key: &str) -> Location {
-        self.locations.get(key).cloned().unwrap_or_else(|| self.fallback.clone())
+        self.locations
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| self.fallback.clone())
     }
 
     fn bad(&mut self, key: &str, message: String) {
         let loc = self.loc(key);
-        self.errors.push(PlaybookError::new(loc, format!("`{}` parameter `{key}`: {message}", self.module.name())));
+        self.errors.push(PlaybookError::new(
+            loc,
+            format!("`{}` parameter `{key}`: {message}", self.module.name()),
+        ));
     }
 
     fn string(&mut self, key: &str) -> Option<String> {
@@ -177,11 +200,19 @@ impl Reader<'_> {
     }
 
     fn windows_path(&mut self, key: &str, default: &str) -> String {
-        let Some(p) = self.string(key) else { return default.to_string() };
+        let Some(p) = self.string(key) else {
+            return default.to_string();
+        };
         let b = p.as_bytes();
         let absolute = b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\';
-        if !absolute || p.chars().any(|c| c.is_control() || "<>\"|?*".contains(c)) || p[2..].contains(':') {
-            self.bad(key, format!("expected an absolute Windows path like `C:\\folder\\file`, found `{p}`"));
+        if !absolute
+            || p.chars().any(|c| c.is_control() || "<>\"|?*".contains(c))
+            || p[2..].contains(':')
+        {
+            self.bad(
+                key,
+                format!("expected an absolute Windows path like `C:\\folder\\file`, found `{p}`"),
+            );
         }
         p
     }
@@ -193,11 +224,21 @@ impl Reader<'_> {
             Some(Json::String(s)) => s.trim().parse::<i64>().ok(),
             Some(_) => None,
         };
-        match n.filter(|n| (i64::from(min)..=i64::from(max)).contains(n)).and_then(|n| u32::try_from(n).ok()) {
+        match n
+            .filter(|n| (i64::from(min)..=i64::from(max)).contains(n))
+            .and_then(|n| u32::try_from(n).ok())
+        {
             Some(n) => n,
             None => {
-                let shown = self.values.get(key).map(|v| v.to_string()).unwrap_or_default();
-                self.bad(key, format!("expected an integer from {min} to {max}, found {shown}"));
+                let shown = self
+                    .values
+                    .get(key)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                self.bad(
+                    key,
+                    format!("expected an integer from {min} to {max}, found {shown}"),
+                );
                 default
             }
         }
@@ -214,7 +255,10 @@ impl Reader<'_> {
             return match parsed.filter(|n| *n <= u64::from(max)) {
                 Some(n) => Duration::from_secs(n),
                 None => {
-                    self.bad(key, format!("expected seconds (`10`, `10s` or `2m`) up to {max}, found `{s}`"));
+                    self.bad(
+                        key,
+                        format!("expected seconds (`10`, `10s` or `2m`) up to {max}, found `{s}`"),
+                    );
                     default
                 }
             };
@@ -237,7 +281,10 @@ impl Reader<'_> {
                 }
             },
             Some(other) => {
-                self.bad(key, format!("expected true or false, found {}", kind(other)));
+                self.bad(
+                    key,
+                    format!("expected true or false, found {}", kind(other)),
+                );
                 default
             }
         }
@@ -251,7 +298,13 @@ impl Reader<'_> {
                     match i {
                         Json::String(s) => out.push(s.clone()),
                         other => {
-                            self.bad(key, format!("expected a list of strings, found an entry that is {}", kind(other)));
+                            self.bad(
+                                key,
+                                format!(
+                                    "expected a list of strings, found an entry that is {}",
+                                    kind(other)
+                                ),
+                            );
                             return None;
                         }
                     }
@@ -261,7 +314,10 @@ impl Reader<'_> {
             // One origin given as a plain string.
             Json::String(s) => Some(vec![s.clone()]),
             other => {
-                self.bad(key, format!("expected a list of strings, found {}", kind(other)));
+                self.bad(
+                    key,
+                    format!("expected a list of strings, found {}", kind(other)),
+                );
                 None
             }
         }
@@ -280,7 +336,9 @@ fn kind(v: &Json) -> &'static str {
 }
 
 fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 pub(crate) fn build(r: &mut Reader<'_>, playbook_dir: &Path) -> Option<ModuleArgs> {
@@ -294,9 +352,19 @@ pub(crate) fn build(r: &mut Reader<'_>, playbook_dir: &Path) -> Option<ModuleArg
             if src.trim().is_empty() {
                 r.bad("src", "expected a path to the .msi file".to_string());
             }
-            let sha = r.string("sha256").unwrap_or_default().trim().to_ascii_lowercase();
+            let sha = r
+                .string("sha256")
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
             if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
-                r.bad("sha256", format!("expected 64 hex digits, found {} characters", sha.chars().count()));
+                r.bad(
+                    "sha256",
+                    format!(
+                        "expected 64 hex digits, found {} characters",
+                        sha.chars().count()
+                    ),
+                );
             }
             ModuleArgs::MsiInstall(MsiInstallArgs {
                 src: playbook_dir.join(src),
@@ -314,7 +382,9 @@ pub(crate) fn build(r: &mut Reader<'_>, playbook_dir: &Path) -> Option<ModuleArg
                     let max_age = match r.values.get("max_age") {
                         // -1 is IIS's "no Access-Control-Max-Age header".
                         Some(Json::Number(n)) if n.as_i64() == Some(-1) => None,
-                        _ => Some(r.uint("max_age", corsfleet_webconfig::DEFAULT_MAX_AGE, 0, 86_400)),
+                        _ => {
+                            Some(r.uint("max_age", corsfleet_webconfig::DEFAULT_MAX_AGE, 0, 86_400))
+                        }
                     };
                     let creds = r.boolean("allow_credentials", true);
                     let methods = r.string_list("allow_methods");
@@ -344,7 +414,12 @@ pub(crate) fn build(r: &mut Reader<'_>, playbook_dir: &Path) -> Option<ModuleArg
                 }
                 Err(e) => {
                     r.bad("origins", e.to_string());
-                    CorsPolicy { enabled: true, fail_unlisted_origins: true, location: None, origins: Vec::new() }
+                    CorsPolicy {
+                        enabled: true,
+                        fail_unlisted_origins: true,
+                        location: None,
+                        origins: Vec::new(),
+                    }
                 }
             };
             ModuleArgs::WebConfigCors(WebConfigCorsArgs {
@@ -377,12 +452,15 @@ pub(crate) fn build(r: &mut Reader<'_>, playbook_dir: &Path) -> Option<ModuleArg
                 Some(_) => r.string("deny_origin"),
                 None => Some(DEFAULT_DENY_ORIGIN.to_string()),
             };
-            if let Some(d) = &deny_origin {
-                if let Err(e) = corsfleet_webconfig::validate_origin(d) {
-                    r.bad("deny_origin", e.to_string());
-                }
+            if let Some(d) = &deny_origin
+                && let Err(e) = corsfleet_webconfig::validate_origin(d)
+            {
+                r.bad("deny_origin", e.to_string());
             }
-            let method = r.string("method").unwrap_or_else(|| "PUT".to_string()).to_ascii_uppercase();
+            let method = r
+                .string("method")
+                .unwrap_or_else(|| "PUT".to_string())
+                .to_ascii_uppercase();
             if !is_token(&method) {
                 r.bad("method", format!("`{method}` is not an HTTP method name"));
             }
@@ -406,7 +484,11 @@ pub(crate) fn build(r: &mut Reader<'_>, playbook_dir: &Path) -> Option<ModuleArg
             })
         }
     };
-    if r.errors.is_empty() { Some(args) } else { None }
+    if r.errors.is_empty() {
+        Some(args)
+    } else {
+        None
+    }
 }
 
 fn policy_error_key(e: &PolicyError) -> &'static str {

@@ -18,7 +18,7 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::{Map, Value as Json};
 
 use crate::modules::{self, Reader};
-use crate::{ExtraVars, Location, Play, PlaybookError, Playbook, Task, TaskSpec};
+use crate::{ExtraVars, Location, Play, Playbook, PlaybookError, Task, TaskSpec};
 
 /// Passes over variables that refer to other variables.
 pub const MAX_RESOLVE_PASSES: usize = 8;
@@ -67,7 +67,8 @@ fn single_expression(s: &str) -> Option<&str> {
     let inner = s.trim().strip_prefix("{{")?.strip_suffix("}}")?;
     let inner = inner.strip_prefix('-').unwrap_or(inner);
     let inner = inner.strip_suffix('-').unwrap_or(inner);
-    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#") {
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") || inner.contains("{#")
+    {
         None
     } else {
         Some(inner.trim())
@@ -101,17 +102,33 @@ impl TemplateContext {
             ("inventory_hostname", Json::String(host.name.clone())),
             (
                 "inventory_hostname_short",
-                Json::String(host.name.split('.').next().unwrap_or(&host.name).to_string()),
+                Json::String(
+                    host.name
+                        .split('.')
+                        .next()
+                        .unwrap_or(&host.name)
+                        .to_string(),
+                ),
             ),
             ("group_names", Json::from(host.groups.clone())),
             (
                 "groups",
                 Json::Object(
-                    inventory.group_members().into_iter().map(|(g, h)| (g, Json::from(h))).collect(),
+                    inventory
+                        .group_members()
+                        .into_iter()
+                        .map(|(g, h)| (g, Json::from(h)))
+                        .collect(),
                 ),
             ),
-            ("playbook_dir", Json::String(playbook.dir().display().to_string())),
-            ("inventory_dir", Json::String(host.base_dir.display().to_string())),
+            (
+                "playbook_dir",
+                Json::String(playbook.dir().display().to_string()),
+            ),
+            (
+                "inventory_dir",
+                Json::String(host.base_dir.display().to_string()),
+            ),
         ];
         for (k, v) in magic {
             vars.insert(k.to_string(), v);
@@ -134,15 +151,21 @@ impl TemplateContext {
     fn resolve(&mut self, fallback: &Location) -> Result<(), PlaybookError> {
         let mut last_error = None;
         for _ in 0..MAX_RESOLVE_PASSES {
-            let pending: Vec<String> =
-                self.vars.iter().filter(|(_, v)| json_has_template(v)).map(|(k, _)| k.clone()).collect();
+            let pending: Vec<String> = self
+                .vars
+                .iter()
+                .filter(|(_, v)| json_has_template(v))
+                .map(|(k, _)| k.clone())
+                .collect();
             if pending.is_empty() {
                 return Ok(());
             }
             let mut progressed = false;
             last_error = None;
             for k in pending {
-                let Some(value) = self.vars.get(&k).cloned() else { continue };
+                let Some(value) = self.vars.get(&k).cloned() else {
+                    continue;
+                };
                 match self.render_json(&value) {
                     Ok(new) => {
                         if new != value {
@@ -164,11 +187,19 @@ impl TemplateContext {
         match last_error {
             None => Ok(()),
             Some((k, (e, source))) => {
-                let loc = self.locations.get(&k).cloned().unwrap_or_else(|| fallback.clone());
+                let loc = self
+                    .locations
+                    .get(&k)
+                    .cloned()
+                    .unwrap_or_else(|| fallback.clone());
                 let missing = self.missing_vars(&source);
                 Err(PlaybookError::new(
                     loc,
-                    format!("variable `{k}`: {} ({})", describe(&e, &missing), self.scope),
+                    format!(
+                        "variable `{k}`: {} ({})",
+                        describe(&e, &missing),
+                        self.scope
+                    ),
                 ))
             }
         }
@@ -178,9 +209,12 @@ impl TemplateContext {
     fn render_json(&self, v: &Json) -> Result<Json, (minijinja::Error, String)> {
         match v {
             Json::String(s) => self.render_string(s),
-            Json::Array(items) => {
-                Ok(Json::Array(items.iter().map(|i| self.render_json(i)).collect::<Result<_, _>>()?))
-            }
+            Json::Array(items) => Ok(Json::Array(
+                items
+                    .iter()
+                    .map(|i| self.render_json(i))
+                    .collect::<Result<_, _>>()?,
+            )),
             Json::Object(m) => Ok(Json::Object(
                 m.iter()
                     .map(|(k, v)| Ok((k.clone(), self.render_json(v)?)))
@@ -199,13 +233,22 @@ impl TemplateContext {
             let compiled = self.env.compile_expression(expr).map_err(fail)?;
             let value = compiled.eval(&self.vars).map_err(fail)?;
             if value.is_undefined() {
-                return Err(fail(minijinja::Error::new(ErrorKind::UndefinedError, "undefined value")));
+                return Err(fail(minijinja::Error::new(
+                    ErrorKind::UndefinedError,
+                    "undefined value",
+                )));
             }
             return serde_json::to_value(&value).map_err(|e| {
-                fail(minijinja::Error::new(ErrorKind::BadSerialization, e.to_string()))
+                fail(minijinja::Error::new(
+                    ErrorKind::BadSerialization,
+                    e.to_string(),
+                ))
             });
         }
-        self.env.render_str(s, &self.vars).map(Json::String).map_err(fail)
+        self.env
+            .render_str(s, &self.vars)
+            .map(Json::String)
+            .map_err(fail)
     }
 
     /// Evaluates a `when` expression.
@@ -214,7 +257,10 @@ impl TemplateContext {
         let compiled = self.env.compile_expression(expr).map_err(fail)?;
         let value = compiled.eval(&self.vars).map_err(fail)?;
         if value.is_undefined() {
-            return Err(fail(minijinja::Error::new(ErrorKind::UndefinedError, "undefined value")));
+            return Err(fail(minijinja::Error::new(
+                ErrorKind::UndefinedError,
+                "undefined value",
+            )));
         }
         Ok(value.is_true())
     }
@@ -230,9 +276,17 @@ impl TemplateContext {
         names
     }
 
-    fn error(&self, loc: &Location, what: &str, (e, source): (minijinja::Error, String)) -> PlaybookError {
+    fn error(
+        &self,
+        loc: &Location,
+        what: &str,
+        (e, source): (minijinja::Error, String),
+    ) -> PlaybookError {
         let missing = self.missing_vars(&source);
-        let mut err = PlaybookError::new(loc.clone(), format!("{}: {what} ({})", describe(&e, &missing), self.scope));
+        let mut err = PlaybookError::new(
+            loc.clone(),
+            format!("{}: {what} ({})", describe(&e, &missing), self.scope),
+        );
         if !missing.is_empty() {
             err = err.with_hint("define it in the inventory, the play's `vars`, or with `-e`");
         }
@@ -242,8 +296,16 @@ impl TemplateContext {
 
 fn describe(e: &minijinja::Error, missing: &[String]) -> String {
     if e.kind() == ErrorKind::UndefinedError && !missing.is_empty() {
-        let list = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
-        return if missing.len() == 1 { format!("undefined variable {list}") } else { format!("undefined variables {list}") };
+        let list = missing
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return if missing.len() == 1 {
+            format!("undefined variable {list}")
+        } else {
+            format!("undefined variables {list}")
+        };
     }
     let mut m = e.kind().to_string();
     if let Some(d) = e.detail() {
@@ -294,9 +356,16 @@ pub fn template_with(
 ) -> Result<Task, Vec<PlaybookError>> {
     let mut errors = Vec::new();
     let task_scope = format!("task `{}`", task.name);
-    let index = play.tasks.iter().position(|t| std::ptr::eq(t, task)).unwrap_or(0);
+    let index = play
+        .tasks
+        .iter()
+        .position(|t| std::ptr::eq(t, task))
+        .unwrap_or(0);
 
-    let name_loc = task.name_location.clone().unwrap_or_else(|| task.location.clone());
+    let name_loc = task
+        .name_location
+        .clone()
+        .unwrap_or_else(|| task.location.clone());
     let name = match ctx.render_string(&task.name) {
         Ok(Json::String(s)) => s,
         Ok(other) => other.to_string(),
@@ -308,7 +377,10 @@ pub fn template_with(
     let run = match &task.when {
         None => true,
         Some(expr) => {
-            let loc = task.when_location.clone().unwrap_or_else(|| task.location.clone());
+            let loc = task
+                .when_location
+                .clone()
+                .unwrap_or_else(|| task.location.clone());
             ctx.eval_condition(expr).unwrap_or_else(|e| {
                 errors.push(ctx.error(&loc, &format!("`when` of {task_scope}"), e));
                 false
@@ -318,7 +390,11 @@ pub fn template_with(
 
     let mut values = Map::new();
     let mut locations = BTreeMap::new();
-    if let Some(Node { value: Yaml::Map(params), .. }) = &task.args {
+    if let Some(Node {
+        value: Yaml::Map(params),
+        ..
+    }) = &task.args
+    {
         for (k, v) in params {
             locations.insert(k.name.clone(), v.pos.clone());
             match render_node(ctx, v) {
@@ -326,7 +402,11 @@ pub fn template_with(
                     values.insert(k.name.clone(), json);
                 }
                 Err((loc, e)) => {
-                    errors.push(ctx.error(&loc, &format!("parameter `{}` of {task_scope}", k.name), e));
+                    errors.push(ctx.error(
+                        &loc,
+                        &format!("parameter `{}` of {task_scope}", k.name),
+                        e,
+                    ));
                 }
             }
         }
@@ -365,10 +445,18 @@ pub fn template_with(
 }
 
 /// Renders a raw parameter node; errors carry the position of the string at fault.
-fn render_node(ctx: &TemplateContext, node: &Node) -> Result<Json, (Location, (minijinja::Error, String))> {
+fn render_node(
+    ctx: &TemplateContext,
+    node: &Node,
+) -> Result<Json, (Location, (minijinja::Error, String))> {
     match &node.value {
         Yaml::String(s) => ctx.render_string(s).map_err(|e| (node.pos.clone(), e)),
-        Yaml::Seq(items) => Ok(Json::Array(items.iter().map(|i| render_node(ctx, i)).collect::<Result<_, _>>()?)),
+        Yaml::Seq(items) => Ok(Json::Array(
+            items
+                .iter()
+                .map(|i| render_node(ctx, i))
+                .collect::<Result<_, _>>()?,
+        )),
         Yaml::Map(entries) => Ok(Json::Object(
             entries
                 .iter()
