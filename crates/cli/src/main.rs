@@ -4,6 +4,7 @@
 
 mod cmd;
 mod exit;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -33,9 +34,22 @@ enum Command {
     Validate(cmd::validate::ValidateArgs),
     /// Send a CORS preflight and an actual request, and judge them as a browser does.
     Preflight(cmd::preflight::PreflightArgs),
+    /// Roll out: run a playbook against the selected hosts (`--check` for a dry run).
+    Run(cmd::run::RunArgs),
+    /// Audit: read-only; each host compliant, drifted or unreachable.
+    Verify(cmd::run::VerifyArgs),
+    /// The whole product in one process: four simulated UCCE servers, rollout, audit, drift, fix.
+    Demo(cmd::demo::DemoArgs),
     /// Re-render a saved run report.
     #[command(subcommand)]
     Report(cmd::report::ReportCommand),
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -47,6 +61,11 @@ fn main() -> ExitCode {
         Command::Validate(a) => cmd::validate::run(a),
         Command::Preflight(a) => cmd::preflight::run(a),
         Command::Report(c) => cmd::report::run(c),
+        Command::Run(a) => cmd::run::run(a),
+        Command::Verify(a) => cmd::run::verify(a),
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Completions { shell } => cmd::completions(shell),
+        Command::Man => cmd::man(),
     };
     exit::finish(result)
 }
@@ -64,7 +83,7 @@ fn init_tracing(verbose: u8) {
         && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(progress::LogWriter)
         .with_ansi(ansi)
         .with_target(false)
         .without_time()

@@ -76,7 +76,11 @@ impl Progress {
             );
             overall.set_prefix("overall");
             *bars_slot().lock().unwrap_or_else(|e| e.into_inner()) = Some(multi.clone());
-            Bars { multi, overall, hosts: HashMap::new() }
+            Bars {
+                multi,
+                overall,
+                hosts: HashMap::new(),
+            }
         });
         Self { bars, color }
     }
@@ -105,19 +109,29 @@ impl Progress {
         let paint = |status: &str| paint(status, self.color);
         match event {
             RunEvent::PlayStarted { name, .. } => eprintln!("PLAY [{name}]"),
-            RunEvent::BatchStarted { batch_index, hosts, .. } => {
+            RunEvent::BatchStarted {
+                batch_index, hosts, ..
+            } => {
                 eprintln!("batch {}: {}", batch_index + 1, hosts.join(", "));
             }
             RunEvent::HostUnreachable { host, message, .. } => {
                 eprintln!("{host} | {} | {message}", paint("unreachable"));
             }
-            RunEvent::TaskFinished { host, module, status, message, .. } => {
-                eprintln!("{host} | {module} | {} | {message}", paint(task_word(*status)));
+            RunEvent::TaskFinished {
+                host,
+                module,
+                status,
+                message,
+                ..
+            } => {
+                eprintln!(
+                    "{host} | {module} | {} | {message}",
+                    paint(task_word(*status))
+                );
             }
             RunEvent::HostFinished { host, status, .. } => {
                 eprintln!("{host} | {}", paint(host_word(*status)));
             }
-            RunEvent::RunAborted { reason } => eprintln!("run aborted: {reason:?}"),
             _ => {}
         }
     }
@@ -152,7 +166,9 @@ impl Bars {
                     bar.set_message(name.clone());
                 }
             }
-            RunEvent::TaskProgress { host, done, total, .. } => {
+            RunEvent::TaskProgress {
+                host, done, total, ..
+            } => {
                 if let Some(bar) = self.hosts.get(host) {
                     bar.set_message(format!(
                         "uploading {} / {}",

@@ -65,8 +65,16 @@ pub struct Drift {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum AbortReason {
-    MaxFailPercentage { play: String, failed: usize, of: usize, limit: u8 },
-    AnyErrorsFatal { play: String, host: String },
+    MaxFailPercentage {
+        play: String,
+        failed: usize,
+        of: usize,
+        limit: u8,
+    },
+    AnyErrorsFatal {
+        play: String,
+        host: String,
+    },
     Interrupted,
 }
 

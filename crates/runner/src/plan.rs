@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use corsfleet_inventory::{ConnectionSpec, Host, Inventory};
-use corsfleet_playbook::{template_task, BatchSize, ExtraVars, Play, Playbook, Task};
+use corsfleet_playbook::{BatchSize, ExtraVars, Play, Playbook, Task, template_task};
 
 /// A fully templated run: nothing left to decide but scheduling.
 #[derive(Debug, Clone)]
@@ -48,7 +48,9 @@ pub fn plan(
         Some(pattern) => match inventory.select(pattern) {
             Ok(hosts) => Some(hosts.into_iter().map(|h| h.name.clone()).collect()),
             Err(err) => {
-                return Err(PlanError { messages: vec![format!("--limit {pattern}: {err}")] });
+                return Err(PlanError {
+                    messages: vec![format!("--limit {pattern}: {err}")],
+                });
             }
         },
         None => None,
@@ -96,7 +98,11 @@ pub fn plan(
             }
             planned.insert(
                 i,
-                PlannedHost { name: host.name.clone(), connection: host.connection.clone(), tasks },
+                PlannedHost {
+                    name: host.name.clone(),
+                    connection: host.connection.clone(),
+                    tasks,
+                },
             );
             if !all_hosts.contains(&host.name) {
                 all_hosts.push(host.name.clone());
@@ -104,7 +110,12 @@ pub fn plan(
         }
         let batches = batches(&selected, play)
             .into_iter()
-            .map(|batch| batch.into_iter().filter_map(|i| planned.get(&i).cloned()).collect())
+            .map(|batch| {
+                batch
+                    .into_iter()
+                    .filter_map(|i| planned.get(&i).cloned())
+                    .collect()
+            })
             .collect();
         plays.push(PlannedPlay {
             name: play.name.clone(),
@@ -119,7 +130,10 @@ pub fn plan(
     // Keep the run's host list in inventory order.
     let order: Vec<&str> = inventory.hosts().iter().map(|h| h.name.as_str()).collect();
     all_hosts.sort_by_key(|name| order.iter().position(|o| o == name));
-    Ok(Plan { plays, hosts: all_hosts })
+    Ok(Plan {
+        plays,
+        hosts: all_hosts,
+    })
 }
 
 /// Split `hosts` (indexes into it) into batches.

@@ -10,7 +10,7 @@ use corsfleet_preflight::{Timeouts, TlsOptions};
 use corsfleet_tasks::{HostContext, Mode, PreflightTarget, Status, TaskOutcome};
 use corsfleet_transport::Transport;
 use jiff::Timestamp;
-use tokio::sync::{mpsc, Mutex, Semaphore};
+use tokio::sync::{Mutex, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::events::{AbortReason, Drift, HostStatus, RunEvent, RunMode, TaskStatus};
@@ -67,7 +67,11 @@ pub async fn run(
         run_id: opts.run_id.clone(),
         corsfleet_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: Timestamp::now(),
-        mode: if opts.mode == Mode::Verify { RunMode::Verify } else { RunMode::Run },
+        mode: if opts.mode == Mode::Verify {
+            RunMode::Verify
+        } else {
+            RunMode::Run
+        },
         check: opts.mode == Mode::Check,
         playbook: opts.playbook.clone(),
         inventory: opts.inventory.clone(),
@@ -79,7 +83,10 @@ pub async fn run(
     let sessions: Arc<Mutex<HashMap<String, Option<Arc<HostContext>>>>> = Arc::default();
     let mut aborted = false;
     'plays: for (play_index, play) in plan.plays.iter().enumerate() {
-        send(RunEvent::PlayStarted { play_index, name: play.name.clone() });
+        send(RunEvent::PlayStarted {
+            play_index,
+            name: play.name.clone(),
+        });
         for (batch_index, batch) in play.batches.iter().enumerate() {
             if aborted || cancel.is_cancelled() {
                 finish_unstarted(play, batch_index, &cancel, &send);
@@ -95,7 +102,9 @@ pub async fn run(
                 .iter()
                 .filter(|(_, e)| matches!(e, HostEnd::Failed | HostEnd::Unreachable))
                 .count();
-            if let Some(limit) = play.max_fail_percentage {
+            // An audit reads only: it always looks at every host.
+            let audit = opts.mode == Mode::Verify;
+            if let Some(limit) = play.max_fail_percentage.filter(|_| !audit) {
                 // Ansible's rule: abort when the batch's failure percentage *exceeds* the limit.
                 if failed * 100 > usize::from(limit) * batch.len() {
                     send(RunEvent::RunAborted {
@@ -109,7 +118,7 @@ pub async fn run(
                     aborted = true;
                 }
             }
-            if !aborted && play.any_errors_fatal {
+            if !aborted && !audit && play.any_errors_fatal {
                 if let Some((host, _)) = ends.iter().find(|(_, e)| *e == HostEnd::Failed) {
                     send(RunEvent::RunAborted {
                         reason: AbortReason::AnyErrorsFatal {
@@ -127,9 +136,13 @@ pub async fn run(
         }
     }
     if cancel.is_cancelled() && !aborted {
-        send(RunEvent::RunAborted { reason: AbortReason::Interrupted });
+        send(RunEvent::RunAborted {
+            reason: AbortReason::Interrupted,
+        });
     }
-    send(RunEvent::RunFinished { finished_at: Timestamp::now() });
+    send(RunEvent::RunFinished {
+        finished_at: Timestamp::now(),
+    });
 }
 
 /// Hosts of batches that never started: skipped after an abort, interrupted after Ctrl-C.
@@ -139,10 +152,18 @@ fn finish_unstarted(
     cancel: &CancellationToken,
     send: &impl Fn(RunEvent),
 ) {
-    let status = if cancel.is_cancelled() { HostStatus::Interrupted } else { HostStatus::Skipped };
+    let status = if cancel.is_cancelled() {
+        HostStatus::Interrupted
+    } else {
+        HostStatus::Skipped
+    };
     for batch in play.batches.iter().skip(from_batch) {
         for host in batch {
-            send(RunEvent::HostFinished { host: host.name.clone(), status, at: Timestamp::now() });
+            send(RunEvent::HostFinished {
+                host: host.name.clone(),
+                status,
+                at: Timestamp::now(),
+            });
         }
     }
 }
@@ -164,13 +185,21 @@ async fn run_batch(
     let mut handles = Vec::new();
     for host in batch {
         let host = host.clone();
-        let (opts, connector, sessions) = (opts.clone(), Arc::clone(connector), Arc::clone(sessions));
-        let (cancel, events, forks, fatal) =
-            (cancel.clone(), events.clone(), Arc::clone(&forks), fatal.clone());
-        let any_errors_fatal = play.any_errors_fatal;
+        let (opts, connector, sessions) =
+            (opts.clone(), Arc::clone(connector), Arc::clone(sessions));
+        let (cancel, events, forks, fatal) = (
+            cancel.clone(),
+            events.clone(),
+            Arc::clone(&forks),
+            fatal.clone(),
+        );
+        let any_errors_fatal = play.any_errors_fatal && opts.mode != Mode::Verify;
         handles.push(tokio::spawn(async move {
             let _permit = forks.acquire_owned().await;
-            let end = run_host(&host, &opts, &connector, &sessions, &cancel, &fatal, &events).await;
+            let end = run_host(
+                &host, &opts, &connector, &sessions, &cancel, &fatal, &events,
+            )
+            .await;
             if any_errors_fatal && end == HostEnd::Failed {
                 fatal.cancel();
             }
@@ -231,7 +260,10 @@ async fn run_host(
 
     let ctx = match session(host, opts, connector, sessions).await {
         Ok(ctx) => {
-            send(RunEvent::HostConnected { host: host.name.clone(), at: Timestamp::now() });
+            send(RunEvent::HostConnected {
+                host: host.name.clone(),
+                at: Timestamp::now(),
+            });
             ctx
         }
         Err(message) => {
@@ -250,7 +282,17 @@ async fn run_host(
         if cancel.is_cancelled() || fatal.is_cancelled() {
             for (i, rest) in host.tasks.iter().enumerate().skip(task_index) {
                 let now = Timestamp::now();
-                send(task_finished(&host.name, i, rest, TaskStatus::Interrupted, now, now, 0, None, &outcome_note("not started: the run was stopped")));
+                send(task_finished(
+                    &host.name,
+                    i,
+                    rest,
+                    TaskStatus::Interrupted,
+                    now,
+                    now,
+                    0,
+                    None,
+                    &outcome_note("not started: the run was stopped"),
+                ));
             }
             return finish(HostEnd::Interrupted);
         }
@@ -264,10 +306,21 @@ async fn run_host(
         });
         if !task.run {
             let outcome = TaskOutcome::skipped("condition (when) is false");
-            send(task_finished(&host.name, task_index, task, TaskStatus::Skipped, started_at, Timestamp::now(), 0, None, &outcome));
+            send(task_finished(
+                &host.name,
+                task_index,
+                task,
+                TaskStatus::Skipped,
+                started_at,
+                Timestamp::now(),
+                0,
+                None,
+                &outcome,
+            ));
             continue;
         }
-        let (outcome, attempts) = attempt(&ctx, task, opts, cancel, events, &host.name, task_index).await;
+        let (outcome, attempts) =
+            attempt(&ctx, task, opts, cancel, events, &host.name, task_index).await;
         let status = match outcome.status {
             Status::Ok => TaskStatus::Ok,
             Status::Changed => TaskStatus::Changed,
@@ -275,7 +328,17 @@ async fn run_host(
             Status::Skipped => TaskStatus::Skipped,
         };
         let ignored = status == TaskStatus::Failed && task.ignore_errors;
-        let ev = task_finished(&host.name, task_index, task, status, started_at, Timestamp::now(), attempts, Some(ignored), &outcome);
+        let ev = task_finished(
+            &host.name,
+            task_index,
+            task,
+            status,
+            started_at,
+            Timestamp::now(),
+            attempts,
+            Some(ignored),
+            &outcome,
+        );
         send(ev);
         match status {
             TaskStatus::Changed => {
@@ -304,9 +367,15 @@ async fn session(
 ) -> Result<Arc<HostContext>, String> {
     let mut map = sessions.lock().await;
     if let Some(existing) = map.get(&host.name) {
-        return existing.clone().ok_or_else(|| "unreachable earlier in this run".to_string());
+        return existing
+            .clone()
+            .ok_or_else(|| "unreachable earlier in this run".to_string());
     }
-    let (name, spec, connector) = (host.name.clone(), host.connection.clone(), Arc::clone(connector));
+    let (name, spec, connector) = (
+        host.name.clone(),
+        host.connection.clone(),
+        Arc::clone(connector),
+    );
     let connected = tokio::task::spawn_blocking(move || connector.connect(&name, &spec))
         .await
         .unwrap_or_else(|join| Err(format!("connection worker failed: {join}")));
@@ -368,7 +437,12 @@ async fn attempt(
                 total,
             });
         };
-        let outcome = match tokio::time::timeout(timeout, corsfleet_tasks::execute(ctx, task, &progress)).await {
+        let outcome = match tokio::time::timeout(
+            timeout,
+            corsfleet_tasks::execute(ctx, task, &progress),
+        )
+        .await
+        {
             Ok(outcome) => outcome,
             Err(_) => TaskOutcome::failed(format!(
                 "timed out after {}s (the remote step may still complete; nothing further was started)",

@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use corsfleet_preflight::{TlsOptions, Timeouts};
+use corsfleet_preflight::{Timeouts, TlsOptions};
 use corsfleet_transport::{Transport, TransportError, WinPath};
 
 /// A failed step inside a module: the transport failed, or a safety check did.
@@ -105,7 +105,10 @@ impl HostContext {
     }
 
     pub(crate) fn push_backup(&self, backup: Backup) {
-        self.backups.lock().unwrap_or_else(|e| e.into_inner()).push(backup);
+        self.backups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(backup);
     }
 
     pub(crate) fn take_backups(&self) -> Vec<Backup> {

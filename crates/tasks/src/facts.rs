@@ -49,7 +49,11 @@ pub(crate) async fn run(ctx: &HostContext, args: &IisFactsArgs) -> TaskOutcome {
     }
     TaskOutcome::ok(format!(
         "IIS {major}; CORS module {}; web.config present",
-        if installed { "installed" } else { "not installed" }
+        if installed {
+            "installed"
+        } else {
+            "not installed"
+        }
     ))
 }
 
@@ -88,7 +92,9 @@ pub(crate) fn parse_reg_dword(output: &str, name: &str) -> Option<u32> {
             return None;
         }
         let value = parts.next()?;
-        let hex = value.strip_prefix("0x").or_else(|| value.strip_prefix("0X"))?;
+        let hex = value
+            .strip_prefix("0x")
+            .or_else(|| value.strip_prefix("0X"))?;
         u32::from_str_radix(hex, 16).ok()
     })
 }
@@ -123,6 +129,7 @@ pub(crate) fn registration_present(config: &[u8]) -> bool {
             Ok(event) => event,
             Err(_) => return false,
         };
+        let is_start = matches!(event, Event::Start(_));
         match event {
             Event::Start(e) | Event::Empty(e) => {
                 let name = e.name().as_ref().to_vec();
@@ -145,9 +152,11 @@ pub(crate) fn registration_present(config: &[u8]) -> bool {
                 {
                     section = true;
                 }
-                if matches!(event, Event::Start(_)) {
+                if is_start {
                     // remember the sectionGroup's name so `cors` is only accepted under system.webServer
-                    if name == b"sectionGroup" && attr(b"name").as_deref() != Some(b"system.webServer".as_slice()) {
+                    if name == b"sectionGroup"
+                        && attr(b"name").as_deref() != Some(b"system.webServer".as_slice())
+                    {
                         stack.push(b"otherSectionGroup".to_vec());
                     } else {
                         stack.push(name);
@@ -178,7 +187,10 @@ mod tests {
         let out = "\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\InetStp\r\n    MajorVersion    REG_DWORD    0xa\r\n\r\n";
         assert_eq!(parse_reg_dword(out, "MajorVersion"), Some(10));
         assert_eq!(parse_reg_dword(out, "MinorVersion"), None);
-        assert_eq!(parse_reg_dword("MajorVersion REG_SZ 10", "MajorVersion"), None);
+        assert_eq!(
+            parse_reg_dword("MajorVersion REG_SZ 10", "MajorVersion"),
+            None
+        );
     }
 
     #[test]

@@ -83,9 +83,14 @@ async fn install(
         Ok(dir) => dir,
         Err(err) => return TaskOutcome::failed(format!("invalid dest {}: {err}", args.dest)),
     };
-    let (package, log) = match (dest_dir.join(&file_name), dest_dir.join("corsfleet-iiscors-install.log")) {
+    let (package, log) = match (
+        dest_dir.join(&file_name),
+        dest_dir.join("corsfleet-iiscors-install.log"),
+    ) {
         (Ok(p), Ok(l)) => (p, l),
-        (Err(err), _) | (_, Err(err)) => return TaskOutcome::failed(format!("invalid dest path: {err}")),
+        (Err(err), _) | (_, Err(err)) => {
+            return TaskOutcome::failed(format!("invalid dest path: {err}"));
+        }
     };
 
     // Upload (atomic on the transport) with byte progress, then hash what landed.
@@ -158,7 +163,8 @@ async fn install(
             return TaskOutcome::failed(format!(
                 "msiexec exited with {code} ({}){}",
                 msi_meaning(code),
-                tail.map(|t| format!("; last lines of {log}: {t}")).unwrap_or_default()
+                tail.map(|t| format!("; last lines of {log}: {t}"))
+                    .unwrap_or_default()
             ));
         }
     };
@@ -186,7 +192,9 @@ async fn install(
         facts.reboot_required |= reboot_required;
     }
     let mut outcome = TaskOutcome::changed(if reboot_required {
-        format!("installed the IIS CORS module (msiexec {code}: a reboot is required; corsfleet never reboots)")
+        format!(
+            "installed the IIS CORS module (msiexec {code}: a reboot is required; corsfleet never reboots)"
+        )
     } else {
         "installed the IIS CORS module".to_string()
     });
@@ -220,7 +228,11 @@ async fn log_tail(ctx: &HostContext, log: &WinPath) -> Option<String> {
     let log = log.clone();
     let bytes = ctx.blocking(move |t| Ok(t.read_file(&log)?)).await.ok()?;
     let text = decode_log(&bytes);
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     let start = lines.len().saturating_sub(5);
     Some(lines[start..].join(" | "))
 }
@@ -249,7 +261,11 @@ mod tests {
     fn msi_logs_in_utf16_and_utf8_decode() {
         let utf16: Vec<u8> = [0xFF, 0xFE]
             .into_iter()
-            .chain("MSI (s) done\r\n".encode_utf16().flat_map(|u| u.to_le_bytes()))
+            .chain(
+                "MSI (s) done\r\n"
+                    .encode_utf16()
+                    .flat_map(|u| u.to_le_bytes()),
+            )
             .collect();
         assert_eq!(decode_log(&utf16), "MSI (s) done\r\n");
         assert_eq!(decode_log(b"\xEF\xBB\xBFplain"), "plain");

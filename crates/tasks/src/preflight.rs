@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use corsfleet_playbook::CorsPreflightArgs;
 use corsfleet_preflight::{Expectation, Probe, Verdict, Verifier};
+use corsfleet_webconfig::PropertyDiff;
 
 use crate::webconfig::roll_back;
 use crate::{HostContext, Mode, TaskOutcome};
@@ -44,7 +45,7 @@ pub(crate) async fn run(ctx: &HostContext, args: &CorsPreflightArgs) -> TaskOutc
     }
 
     let attempts = args.attempts.max(1);
-    let mut last_problems = Vec::new();
+    let mut last_problems: Vec<(String, PropertyDiff)> = Vec::new();
     for attempt in 1..=attempts {
         last_problems.clear();
         for (origin, expectation) in &checks {
@@ -58,11 +59,18 @@ pub(crate) async fn run(ctx: &HostContext, args: &CorsPreflightArgs) -> TaskOutc
             match verifier.check(&probe).await {
                 Ok(verdict) if verdict.meets(*expectation) => {}
                 Ok(verdict) => last_problems.push(describe(origin, *expectation, &verdict)),
-                Err(err) => last_problems.push(format!("{origin}: {err}")),
+                Err(err) => last_problems.push((
+                    format!("{origin}: {err}"),
+                    drift(origin, *expectation, &format!("error: {err}")),
+                )),
             }
         }
         if last_problems.is_empty() {
-            let denied = if args.deny_origin.is_some() { " and the unlisted origin is refused" } else { "" };
+            let denied = if args.deny_origin.is_some() {
+                " and the unlisted origin is refused"
+            } else {
+                ""
+            };
             return TaskOutcome::ok(format!(
                 "{} {} preflight{} to {url} allowed as a browser would{denied}",
                 args.origins.len(),
@@ -76,11 +84,17 @@ pub(crate) async fn run(ctx: &HostContext, args: &CorsPreflightArgs) -> TaskOutc
         }
     }
 
-    let mut outcome = TaskOutcome::failed(format!(
+    let (messages, drift): (Vec<String>, Vec<PropertyDiff>) = last_problems.into_iter().unzip();
+    let summary = format!(
         "CORS verification failed after {attempts} attempt{}: {}",
         if attempts == 1 { "" } else { "s" },
-        last_problems.join("; ")
-    ));
+        messages.join("; ")
+    );
+    if ctx.mode == Mode::Verify {
+        // In an audit, a browser-visible difference is drift from the desired state.
+        return TaskOutcome::changed(summary).with_drift(drift);
+    }
+    let mut outcome = TaskOutcome::failed(summary).with_drift(drift);
     if ctx.mode == Mode::Apply && ctx.rollback {
         match roll_back(ctx).await {
             Ok(Some(note)) => {
@@ -94,12 +108,35 @@ pub(crate) async fn run(ctx: &HostContext, args: &CorsPreflightArgs) -> TaskOutc
     outcome
 }
 
-fn describe(origin: &str, expectation: Expectation, verdict: &Verdict) -> String {
+/// One line for people (the browser's first complaint, as Chromium's console shows one) and
+/// the drift item for reports.
+fn describe(origin: &str, expectation: Expectation, verdict: &Verdict) -> (String, PropertyDiff) {
     match expectation {
         Expectation::Allowed => {
-            let reasons: Vec<&str> = verdict.failures.iter().map(|f| f.message.as_str()).collect();
-            format!("{origin} should be allowed but a browser would block it: {}", reasons.join(" "))
+            let reason = verdict
+                .failures
+                .first()
+                .map(|f| f.message.as_str())
+                .unwrap_or("no reason given");
+            (
+                format!("{origin} should be allowed but a browser would block it: {reason}"),
+                drift(origin, expectation, &format!("blocked: {reason}")),
+            )
         }
-        Expectation::Denied => format!("{origin} should be refused but a browser would allow it"),
+        Expectation::Denied => (
+            format!("{origin} should be refused but a browser would allow it"),
+            drift(origin, expectation, "allowed"),
+        ),
+    }
+}
+
+fn drift(origin: &str, expectation: Expectation, actual: &str) -> PropertyDiff {
+    PropertyDiff {
+        property: format!("preflight[{origin}]"),
+        expected: match expectation {
+            Expectation::Allowed => "allowed".to_string(),
+            Expectation::Denied => "refused".to_string(),
+        },
+        actual: actual.to_string(),
     }
 }

@@ -14,8 +14,8 @@
 use corsfleet_playbook::WebConfigCorsArgs;
 use corsfleet_transport::WinPath;
 
-use crate::facts::cors_module_installed;
 use crate::context::StepError;
+use crate::facts::cors_module_installed;
 use crate::{Backup, HostContext, Mode, TaskOutcome};
 
 pub(crate) async fn run(ctx: &HostContext, args: &WebConfigCorsArgs) -> TaskOutcome {
@@ -62,7 +62,9 @@ pub(crate) async fn run(ctx: &HostContext, args: &WebConfigCorsArgs) -> TaskOutc
         } else {
             "would change the CORS section".to_string()
         };
-        return TaskOutcome::changed(message).with_diff(diff).with_drift(patched.drift);
+        return TaskOutcome::changed(message)
+            .with_diff(diff)
+            .with_drift(patched.drift);
     }
 
     if !installed && !args.force {
@@ -82,7 +84,9 @@ pub(crate) async fn run(ctx: &HostContext, args: &WebConfigCorsArgs) -> TaskOutc
             if let Some(backup) = backup {
                 ctx.push_backup(backup);
             }
-            TaskOutcome::changed(note).with_diff(diff).with_drift(patched.drift)
+            TaskOutcome::changed(note)
+                .with_diff(diff)
+                .with_drift(patched.drift)
         }
         Err(message) => TaskOutcome::failed(message).with_diff(diff),
     }
@@ -95,10 +99,15 @@ async fn apply(
     new: &[u8],
     keep_backup: bool,
 ) -> Result<Option<Backup>, String> {
-    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
     let backup_path = path
         .parent()
-        .and_then(|dir| dir.join(&format!("{}.corsfleet-{stamp}.bak", path.file_name())).ok())
+        .and_then(|dir| {
+            dir.join(&format!("{}.corsfleet-{stamp}.bak", path.file_name()))
+                .ok()
+        })
         .ok_or_else(|| format!("cannot name a backup beside {path}"))?;
 
     let (target, backup_at) = (path.clone(), backup_path.clone());
@@ -107,7 +116,9 @@ async fn apply(
         if keep_backup {
             t.write_file_atomic(&backup_at, &original_bytes)?;
             if t.read_file(&backup_at)? != original_bytes {
-                return Err(StepError::Check(format!("backup {backup_at} does not read back as written")));
+                return Err(StepError::Check(format!(
+                    "backup {backup_at} does not read back as written"
+                )));
             }
         }
         if t.read_file(&target)? != original_bytes {

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use corsfleet_report::RunReport;
-use corsfleet_runner::events::HostStatus;
 use corsfleet_runner::Mode;
+use corsfleet_runner::events::HostStatus;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
@@ -58,13 +58,29 @@ async fn demo(args: DemoArgs) -> Result<Outcome, CliError> {
     let lab = Lab::start(work.path(), &shutdown).await?;
     eprintln!(
         "demo: 4 simulated UCCE servers on {}",
-        lab.addrs.iter().map(|(h, a)| format!("{h}={a}")).collect::<Vec<_>>().join(" ")
+        lab.addrs
+            .iter()
+            .map(|(h, a)| format!("{h}={a}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
 
     let stages: [(&str, &str, Mode); 4] = [
-        ("1-rollout", "roll out CORS to the fleet (side A, then side B)", Mode::Apply),
-        ("2-verify", "audit: every host should be compliant", Mode::Verify),
-        ("3-verify-after-patch", "a CCE patch restored the stock web.config on aw-b: audit again", Mode::Verify),
+        (
+            "1-rollout",
+            "roll out CORS to the fleet (side A, then side B)",
+            Mode::Apply,
+        ),
+        (
+            "2-verify",
+            "audit: every host should be compliant",
+            Mode::Verify,
+        ),
+        (
+            "3-verify-after-patch",
+            "a CCE patch restored the stock web.config on aw-b: audit again",
+            Mode::Verify,
+        ),
         ("4-fix", "run again: only aw-b changes", Mode::Apply),
     ];
     let mut reports = Vec::new();
@@ -93,7 +109,11 @@ async fn demo(args: DemoArgs) -> Result<Outcome, CliError> {
         let kept = work.keep();
         eprintln!("simulated server roots kept in {}", kept.display());
     }
-    Ok(if checks.iter().all(|(ok, _)| *ok) { Outcome::Success } else { Outcome::Failed })
+    Ok(if checks.iter().all(|(ok, _)| *ok) {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
 }
 
 /// What each stage must show; printed so a newcomer sees what was proven.
@@ -101,16 +121,44 @@ fn expectations(reports: &[RunReport]) -> Vec<(bool, String)> {
     let statuses = |r: &RunReport| -> Vec<(String, HostStatus)> {
         r.hosts.iter().map(|h| (h.name.clone(), h.status)).collect()
     };
-    let all = |r: &RunReport, s: HostStatus| r.hosts.len() == HOSTS.len() && r.hosts.iter().all(|h| h.status == s);
+    let all = |r: &RunReport, s: HostStatus| {
+        r.hosts.len() == HOSTS.len() && r.hosts.iter().all(|h| h.status == s)
+    };
     let mut checks = Vec::new();
     if let [rollout, verify, drift, fix] = reports {
-        checks.push((all(rollout, HostStatus::Changed), format!("rollout changed all 4 hosts: {:?}", statuses(rollout))));
-        checks.push((all(verify, HostStatus::Compliant), "audit: all 4 hosts compliant".to_string()));
-        let drifted: Vec<&str> = drift.hosts.iter().filter(|h| h.status == HostStatus::Drifted).map(|h| h.name.as_str()).collect();
-        checks.push((drifted == [PATCHED_HOST], format!("audit after the CCE patch: drifted = {drifted:?}")));
-        let changed: Vec<&str> = fix.hosts.iter().filter(|h| h.status == HostStatus::Changed).map(|h| h.name.as_str()).collect();
-        let rest_ok = fix.hosts.iter().filter(|h| h.name != PATCHED_HOST).all(|h| h.status == HostStatus::Ok);
-        checks.push((changed == [PATCHED_HOST] && rest_ok, format!("second rollout changed only {changed:?}")));
+        checks.push((
+            all(rollout, HostStatus::Changed),
+            format!("rollout changed all 4 hosts: {:?}", statuses(rollout)),
+        ));
+        checks.push((
+            all(verify, HostStatus::Compliant),
+            "audit: all 4 hosts compliant".to_string(),
+        ));
+        let drifted: Vec<&str> = drift
+            .hosts
+            .iter()
+            .filter(|h| h.status == HostStatus::Drifted)
+            .map(|h| h.name.as_str())
+            .collect();
+        checks.push((
+            drifted == [PATCHED_HOST],
+            format!("audit after the CCE patch: drifted = {drifted:?}"),
+        ));
+        let changed: Vec<&str> = fix
+            .hosts
+            .iter()
+            .filter(|h| h.status == HostStatus::Changed)
+            .map(|h| h.name.as_str())
+            .collect();
+        let rest_ok = fix
+            .hosts
+            .iter()
+            .filter(|h| h.name != PATCHED_HOST)
+            .all(|h| h.status == HostStatus::Ok);
+        checks.push((
+            changed == [PATCHED_HOST] && rest_ok,
+            format!("second rollout changed only {changed:?}"),
+        ));
     }
     checks
 }
@@ -123,26 +171,37 @@ struct Lab {
 
 impl Lab {
     async fn start(dir: &Path, shutdown: &CancellationToken) -> Result<Lab, CliError> {
-        let internal = |what: &str, e: &dyn std::fmt::Display| CliError::internal(format!("{what}: {e}"));
+        let internal =
+            |what: &str, e: &dyn std::fmt::Display| CliError::internal(format!("{what}: {e}"));
         let inventory_dir = dir.join("inventory");
-        std::fs::create_dir_all(inventory_dir.join("host_vars")).map_err(|e| internal("create inventory", &e))?;
-        std::fs::create_dir_all(inventory_dir.join("group_vars")).map_err(|e| internal("create inventory", &e))?;
-        std::fs::write(inventory_dir.join("lab.yml"), LAB_INVENTORY).map_err(|e| internal("write inventory", &e))?;
-        std::fs::write(dir.join("enable-cors.yml"), PLAYBOOK).map_err(|e| internal("write playbook", &e))?;
+        std::fs::create_dir_all(inventory_dir.join("host_vars"))
+            .map_err(|e| internal("create inventory", &e))?;
+        std::fs::create_dir_all(inventory_dir.join("group_vars"))
+            .map_err(|e| internal("create inventory", &e))?;
+        std::fs::write(inventory_dir.join("lab.yml"), LAB_INVENTORY)
+            .map_err(|e| internal("write inventory", &e))?;
+        std::fs::write(dir.join("enable-cors.yml"), PLAYBOOK)
+            .map_err(|e| internal("write playbook", &e))?;
 
         let msi = dir.join("IISCORS_amd64.msi");
         ucce_sim::make_msi(&msi).map_err(|e| internal("make the test MSI", &e))?;
-        let sha = hex::encode(Sha256::digest(std::fs::read(&msi).map_err(|e| internal("read MSI", &e))?));
+        let sha = hex::encode(Sha256::digest(
+            std::fs::read(&msi).map_err(|e| internal("read MSI", &e))?,
+        ));
         std::fs::write(
             inventory_dir.join("group_vars").join("all.yml"),
-            format!("cors_msi_src: {}\ncors_msi_sha256: \"{sha}\"\n", yaml_str(&msi)),
+            format!(
+                "cors_msi_src: {}\ncors_msi_sha256: \"{sha}\"\n",
+                yaml_str(&msi)
+            ),
         )
         .map_err(|e| internal("write group_vars", &e))?;
 
         let mut addrs = Vec::new();
         for host in HOSTS {
             let root = dir.join("servers").join(host);
-            let paths = ucce_sim::init(&root, &[host.to_string()]).map_err(|e| internal("init simulator", &e))?;
+            let paths = ucce_sim::init(&root, &[host.to_string()])
+                .map_err(|e| internal("init simulator", &e))?;
             let running = ucce_sim::start(
                 ucce_sim::ServeOptions {
                     root: root.clone(),
@@ -165,7 +224,10 @@ impl Lab {
             .map_err(|e| internal("write host_vars", &e))?;
             addrs.push((host.to_string(), running.addr));
         }
-        Ok(Lab { dir: dir.to_path_buf(), addrs })
+        Ok(Lab {
+            dir: dir.to_path_buf(),
+            addrs,
+        })
     }
 
     fn root(&self, host: &str) -> PathBuf {
@@ -192,7 +254,13 @@ impl Lab {
             progress: !common.no_progress,
             output: OutputFormat::Text,
         };
-        job.execute(Arc::new(CliConnector { accept_new_host_keys: false }), &sinks).await
+        job.execute(
+            Arc::new(CliConnector {
+                accept_new_host_keys: false,
+            }),
+            &sinks,
+        )
+        .await
     }
 }
 

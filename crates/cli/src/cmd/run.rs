@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,13 +15,13 @@ use corsfleet_playbook::{ExtraVars, Playbook};
 use corsfleet_report::{ExitClass, ReportBuilder, RunReport};
 use corsfleet_runner::{Connector, Mode, RunOptions};
 use corsfleet_transport::{
-    CommandExecutor, ExecOutput, HostKeyPolicy, LocalTransport, ShellExecutor, SshAuth,
-    SshOptions, SshTransport, Transport, TransportError,
+    CommandExecutor, ExecOutput, HostKeyPolicy, LocalTransport, ShellExecutor, SshAuth, SshOptions,
+    SshTransport, Transport, TransportError,
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::exit::{CliError, Outcome};
-use crate::progress::{stderr_color, Progress};
+use crate::progress::{Progress, stderr_color};
 
 /// Flags shared by `run` and `verify`.
 #[derive(Debug, clap::Args)]
@@ -112,9 +112,12 @@ impl Job {
         rollback: bool,
         show_diff: bool,
     ) -> Result<Job, CliError> {
-        let inventory = Inventory::load(&common.inventory).map_err(|e| CliError::input(e.to_string()))?;
-        let playbook = Playbook::load(&common.playbook).map_err(|e| CliError::input(e.to_string()))?;
-        let extra = ExtraVars::parse(&common.extra_vars).map_err(|e| CliError::input(e.to_string()))?;
+        let inventory =
+            Inventory::load(&common.inventory).map_err(|e| CliError::input(e.to_string()))?;
+        let playbook =
+            Playbook::load(&common.playbook).map_err(|e| CliError::input(e.to_string()))?;
+        let extra =
+            ExtraVars::parse(&common.extra_vars).map_err(|e| CliError::input(e.to_string()))?;
         let plan = corsfleet_runner::plan(&playbook, &inventory, common.limit.as_deref(), &extra)
             .map_err(|e| CliError::input(e.to_string()))?;
         let options = RunOptions {
@@ -123,12 +126,21 @@ impl Job {
             forks: usize::from(common.forks),
             rollback,
             playbook: common.playbook.display().to_string(),
-            inventory: common.inventory.iter().map(|p| p.display().to_string()).collect(),
+            inventory: common
+                .inventory
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
             limit: common.limit.clone(),
             default_task_timeout: Duration::from_secs(900),
             preflight_timeouts: corsfleet_preflight::Timeouts::default(),
         };
-        Ok(Job { plan, options, show_diff, accept_new_host_keys: common.accept_new_host_keys })
+        Ok(Job {
+            plan,
+            options,
+            show_diff,
+            accept_new_host_keys: common.accept_new_host_keys,
+        })
     }
 
     fn execute_blocking(self, common: &CommonArgs) -> Result<Outcome, CliError> {
@@ -142,7 +154,9 @@ impl Job {
             progress: !common.no_progress,
             output: common.output,
         };
-        let connector = Arc::new(CliConnector { accept_new_host_keys: self.accept_new_host_keys });
+        let connector = Arc::new(CliConnector {
+            accept_new_host_keys: self.accept_new_host_keys,
+        });
         let report = runtime.block_on(self.execute(connector, &sinks))?;
         Ok(outcome(&report))
     }
@@ -158,7 +172,9 @@ impl Job {
             let cancel = cancel.clone();
             tokio::spawn(async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
-                    tracing::warn!("interrupted: finishing the steps in flight, starting nothing new");
+                    tracing::warn!(
+                        "interrupted: finishing the steps in flight, starting nothing new"
+                    );
                     cancel.cancel();
                 }
             })
@@ -210,7 +226,12 @@ pub struct Sinks {
 }
 
 #[allow(clippy::print_stderr, clippy::print_stdout)]
-fn print_outputs(report: &RunReport, sinks: &Sinks, show_diff: bool, color: bool) -> Result<(), CliError> {
+fn print_outputs(
+    report: &RunReport,
+    sinks: &Sinks,
+    show_diff: bool,
+    color: bool,
+) -> Result<(), CliError> {
     if show_diff {
         for host in &report.hosts {
             for task in &host.tasks {
@@ -222,8 +243,9 @@ fn print_outputs(report: &RunReport, sinks: &Sinks, show_diff: bool, color: bool
     }
     eprint!("{}", corsfleet_report::render_recap(report, color));
     if let Some(dir) = &sinks.report_dir {
-        let written = corsfleet_report::write_all(report, dir)
-            .map_err(|e| CliError::internal(format!("cannot write the report to {}: {e}", dir.display())))?;
+        let written = corsfleet_report::write_all(report, dir).map_err(|e| {
+            CliError::internal(format!("cannot write the report to {}: {e}", dir.display()))
+        })?;
         for path in written {
             eprintln!("report: {}", path.display());
         }
@@ -246,7 +268,11 @@ pub fn outcome(report: &RunReport) -> Outcome {
 
 fn run_id() -> String {
     let now = jiff::Timestamp::now();
-    format!("{}-{:04x}", now.strftime("%Y%m%dT%H%M%SZ"), std::process::id() & 0xffff)
+    format!(
+        "{}-{:04x}",
+        now.strftime("%Y%m%dT%H%M%SZ"),
+        std::process::id() & 0xffff
+    )
 }
 
 /// Opens sessions from inventory connection settings.
@@ -271,7 +297,10 @@ impl Connector for CliConnector {
                 let options = SshOptions {
                     host: spec.address.clone(),
                     port: spec.port,
-                    user: spec.user.clone().unwrap_or_else(|| "administrator".to_string()),
+                    user: spec
+                        .user
+                        .clone()
+                        .unwrap_or_else(|| "administrator".to_string()),
                     auth,
                     known_hosts,
                     host_key_policy: if self.accept_new_host_keys {
@@ -282,15 +311,17 @@ impl Connector for CliConnector {
                     connect_timeout: Duration::from_secs(10),
                     keepalive: Duration::from_secs(15),
                     shell: match spec.remote_shell {
-                        corsfleet_inventory::RemoteShell::Cmd => corsfleet_transport::RemoteShell::Cmd,
-                        corsfleet_inventory::RemoteShell::PowerShell => {
+                        corsfleet_inventory::RemoteShell::Cmd => {
+                            corsfleet_transport::RemoteShell::Cmd
+                        }
+                        corsfleet_inventory::RemoteShell::Powershell => {
                             corsfleet_transport::RemoteShell::PowerShell
                         }
                     },
                     host_key_alias: None,
                 };
-                let transport = SshTransport::connect(&options)
-                    .map_err(|e| format!("{host}: {e}"))?;
+                let transport =
+                    SshTransport::connect(&options).map_err(|e| format!("{host}: {e}"))?;
                 Ok(Arc::new(transport))
             }
         }
@@ -327,7 +358,10 @@ pub struct SimShell {
 impl CommandExecutor for SimShell {
     fn run(&self, command_line: &str) -> Result<ExecOutput, TransportError> {
         let out = ucce_sim::shell::run(&self.root, command_line);
-        Ok(ExecOutput { exit_code: out.code, stdout: out.stdout, stderr: out.stderr })
+        Ok(ExecOutput {
+            exit_code: out.code,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
     }
 }
-
