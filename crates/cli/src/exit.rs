@@ -24,7 +24,10 @@ pub enum CliError {
     /// Bad input: a file (inventory, playbook, web.config, report) or a flag. The message is
     /// one line, already in `FILE:LINE:COL: message` form where a position is known.
     #[error("{message}")]
-    Input { message: String, hint: Option<String> },
+    Input {
+        message: String,
+        hint: Option<String>,
+    },
     /// Something that should not happen: a bug or an environment failure (disk full...).
     #[error("internal error: {0}")]
     Internal(String),
@@ -32,11 +35,17 @@ pub enum CliError {
 
 impl CliError {
     pub fn input(message: impl Into<String>) -> Self {
-        Self::Input { message: message.into(), hint: None }
+        Self::Input {
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn input_with_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self::Input { message: message.into(), hint: Some(hint.into()) }
+        Self::Input {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
     }
 
     pub fn internal(message: impl std::fmt::Display) -> Self {
