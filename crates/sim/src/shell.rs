@@ -5,11 +5,13 @@
 //! Supported: `&`, `&&`, `||`; `>`/`>>`/`2>`/`2>&1` redirections; `%VAR%` expansion of a few
 //! variables (expanded once per line, as cmd.exe does, so `%ERRORLEVEL%` is the value before the
 //! line ran); `start ["title"] [/wait] PROG ...`; `cmd /c ...`; `msiexec`, `reg`, `echo`, `type`,
-//! `exit`, `ver`. A bare `msiexec` returns 0 at once and installs ~1.5 s later, because it is a
+//! `exit`, `ver`, and a sliver of `powershell` ([`powershell`]). A bare `msiexec` returns 0 at once and installs ~1.5 s later, because it is a
 //! GUI-subsystem program cmd.exe does not wait for (DOMAIN.md). Anything else gets cmd.exe's
 //! "is not recognized" message and exit code 9009.
 
 use std::{fs, path::Path};
+
+mod powershell;
 
 use crate::{
     msi::{self, BACKGROUND_DELAY, Background},
@@ -441,6 +443,7 @@ fn run_one(root: &Path, cmd: &str, bg: &Background) -> Step {
             }
         }
         "start" => run_start(root, &toks[1..], cmd, bg),
+        "powershell" | "pwsh" => powershell::run(root, rest_raw, bg),
         _ => not_recognized(first.raw.trim_matches('"')),
     }
 }
@@ -537,9 +540,9 @@ mod tests {
     #[test]
     fn unknown_programs_exit_9009() {
         let d = root();
-        let o = run(d.path(), "powershell -NoProfile");
+        let o = run(d.path(), "Get-ChildItem -Recurse");
         assert_eq!(o.code, 9009);
-        assert!(o.stderr.starts_with("'powershell' is not recognized"));
+        assert!(o.stderr.starts_with("'Get-ChildItem' is not recognized"));
     }
 
     #[test]
