@@ -231,7 +231,15 @@ impl ConfigWatcher {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some((old, cfg)) = guard.as_ref()
+        // File timestamps tick coarsely (a few ms), so two same-length writes can share one;
+        // a file changed in the last two seconds is therefore always re-read.
+        let settled = fp.iter().flatten().all(|(_, mtime)| {
+            mtime
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(2))
+        });
+        if settled
+            && let Some((old, cfg)) = guard.as_ref()
             && *old == fp
         {
             return Arc::clone(cfg);
@@ -331,6 +339,17 @@ mod tests {
         let page = error_page_500_19(&err, "/unifiedconfig/config/agent");
         assert!(page.contains("Error Code</th><td>0x8007000d"));
         assert!(page.contains(r"\\?\C:\icm\tomcat\bin\i386\web.config"));
+    }
+
+    #[test]
+    fn watcher_sees_a_same_length_rewrite_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = tree::init(dir.path(), &[]).expect("init");
+        let w = ConfigWatcher::new(p.clone());
+        fs::write(&p.web_config, "<configuration></configuration>").expect("write");
+        assert!(matches!(*w.current(), SiteConfig::Ready { .. }));
+        fs::write(&p.web_config, "<configuration><configuration>").expect("write");
+        assert!(matches!(*w.current(), SiteConfig::Broken(_)));
     }
 
     #[test]
