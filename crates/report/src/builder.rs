@@ -126,7 +126,10 @@ impl ReportBuilder {
                 let last_play = self.last_play;
                 let acc = self.host(host);
                 let play = acc.play.or(last_play);
-                if acc.find_task(play, *task_index).is_none() {
+                if let Some(i) = acc.find_task(play, *task_index) {
+                    let t = &mut acc.tasks[i];
+                    t.play = t.play.or(play);
+                } else {
                     acc.tasks.push(TaskReport {
                         index: *task_index,
                         play,
@@ -187,7 +190,13 @@ impl ReportBuilder {
                     ignored: *ignored,
                 };
                 match acc.find_task(play, *task_index) {
-                    Some(i) => acc.tasks[i] = task,
+                    Some(i) => {
+                        let known_play = acc.tasks[i].play;
+                        acc.tasks[i] = TaskReport {
+                            play: play.or(known_play),
+                            ..task
+                        };
+                    }
                     None => acc.tasks.push(task),
                 }
             }
@@ -306,10 +315,13 @@ impl ReportBuilder {
 }
 
 impl HostAcc {
+    /// The task with this index in this play. An unknown play matches any play: the
+    /// `TaskStarted` and `TaskFinished` of one task can straddle the `BatchStarted` that names
+    /// the play when events arrive out of order.
     fn find_task(&self, play: Option<usize>, index: usize) -> Option<usize> {
-        self.tasks
-            .iter()
-            .position(|t| t.play == play && t.index == index)
+        self.tasks.iter().position(|t| {
+            t.index == index && (t.play == play || t.play.is_none() || play.is_none())
+        })
     }
 
     fn finish(mut self, only_play: Option<usize>) -> HostReport {

@@ -3,7 +3,7 @@
 //!
 //! Every piece of text from the events is escaped for CommonMark/GFM: table cells escape `|`
 //! and fold newlines; inline text backslash-escapes the punctuation that would start markup
-//! or raw HTML (`<`, `>`, `&`, `*`, `_`, `` ` ``, `[`, `]`, `~`, `#`, `|`, `\`). Diffs go
+//! or raw HTML (`<`, `>`, `&`, `*`, `_`, `` ` ``, `[`, `]`, `~`, `#`, `|`, `!`, `\`). Diffs go
 //! into ```` ```diff ```` fences longer than any backtick run inside them, so a diff can never
 //! close its fence early.
 
@@ -290,4 +290,38 @@ fn longest_backtick_run(s: &str) -> usize {
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_escapes_markup_html_and_pipes() {
+        assert_eq!(inline("a|b"), r"a\|b");
+        assert_eq!(inline("<b>&"), r"\<b\>\&");
+        assert_eq!(
+            inline("*x* _y_ `z` [l](u) ~s~ #h !i"),
+            r"\*x\* \_y\_ \`z\` \[l\](u) \~s\~ \#h \!i"
+        );
+        assert_eq!(inline(r"back\slash"), r"back\\slash");
+        assert_eq!(inline("two\nlines\r\n"), "two lines ");
+        assert_eq!(inline("bell\u{7}"), "bell");
+        assert_eq!(
+            inline("web.config 1.0"),
+            "web.config 1.0",
+            "plain text stays readable"
+        );
+    }
+
+    #[test]
+    fn fences_outgrow_backtick_runs() {
+        assert_eq!(longest_backtick_run("no ticks"), 0);
+        assert_eq!(longest_backtick_run("a ``` b ` c ````"), 4);
+    }
+
+    #[test]
+    fn code_spans_cannot_be_closed_early() {
+        assert_eq!(code("a`b\nc"), "a'b c");
+    }
 }

@@ -80,3 +80,32 @@ pub fn abort(reason: &AbortReason) -> String {
         AbortReason::Interrupted => "interrupted (Ctrl-C)".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(0), "0ms");
+        assert_eq!(duration(999), "999ms");
+        assert_eq!(duration(1_000), "1.0s");
+        assert_eq!(duration(22_850), "22.8s");
+        assert_eq!(duration(187_000), "3m 07s");
+        assert_eq!(duration(3_720_000), "1h 02m");
+    }
+
+    #[test]
+    fn negative_spans_clamp_to_zero() {
+        let t = jiff::Timestamp::UNIX_EPOCH;
+        let later = t + jiff::SignedDuration::from_millis(5);
+        assert_eq!(millis_between(t, later), 5);
+        assert_eq!(millis_between(later, t), 0);
+    }
+
+    #[test]
+    fn time_is_utc_to_the_second() {
+        let t: jiff::Timestamp = "2026-12-04T15:40:00.987654321+01:00".parse().expect("ts");
+        assert_eq!(time(t), "2026-12-04 14:40:00Z");
+    }
+}

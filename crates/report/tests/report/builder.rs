@@ -156,6 +156,33 @@ fn any_event_order_gives_the_same_report() {
     assert_eq!(build(&rotated), in_order);
 }
 
+/// Deterministic Fisher–Yates with a small LCG: many orders, reproducible by seed.
+fn shuffled(events: &[RunEvent], seed: u64) -> Vec<RunEvent> {
+    let mut v = events.to_vec();
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    for i in (1..v.len()).rev() {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let j = (state >> 33) as usize % (i + 1);
+        v.swap(i, j);
+    }
+    v
+}
+
+#[test]
+fn shuffled_events_give_the_same_report() {
+    for fixture in [fixtures::run_events(), fixtures::verify_events()] {
+        let in_order = build(&fixture.events);
+        for seed in 0..64 {
+            let r = build(&shuffled(&fixture.events, seed));
+            assert_eq!(r, in_order, "seed {seed}");
+        }
+    }
+}
+
 #[test]
 fn hosts_follow_run_started_order_and_unknown_hosts_come_last() {
     let mut ev = Ev::new();
