@@ -96,7 +96,7 @@ done
 # The test MSI comes from the simulator itself, so its content is exactly what
 # the simulated msiexec accepts.
 MSI="$RUN_DIR/IISCORS_amd64.msi"
-docker exec "$SIM_PROJECT-1" ucce-sim make-msi --out /tmp/IISCORS_amd64.msi >/dev/null \
+docker exec "$SIM_PROJECT-1" ucce-sim make-msi /tmp/IISCORS_amd64.msi >/dev/null \
     || die "ucce-sim make-msi failed in $SIM_PROJECT-1"
 docker cp "$SIM_PROJECT-1:/tmp/IISCORS_amd64.msi" "$MSI" >/dev/null || die "could not copy the test MSI out"
 MSI_SHA256="$(sha256sum "$MSI" | cut -d' ' -f1)"

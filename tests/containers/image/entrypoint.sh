@@ -7,6 +7,7 @@
 #   SIM_AUTHORIZED_KEYS  public key line(s) for the test user
 #   (or mount a file at /sim/authorized_keys)
 #   SIM_EXTRA_NAMES      extra DNS names/IPs for the server certificate
+#   SIM_FINESSE_LISTEN   e.g. 0.0.0.0:8445: also serve the Finesse gadget page
 #   UCCE_SIM_ROOT        simulator root (default /, so C: is /C:)
 set -eu
 ROOT="${UCCE_SIM_ROOT:-/}"
@@ -29,8 +30,9 @@ else
 fi
 
 if [ ! -d "$ROOT/C:" ]; then
-    # shellcheck disable=SC2086 # SIM_EXTRA_NAMES is a list of names
-    ucce-sim init --root "$ROOT" --hostname "$(hostname)" ${SIM_EXTRA_NAMES:-}
+    set -- --hostname "$(hostname)"
+    for name in ${SIM_EXTRA_NAMES:-}; do set -- "$@" --hostname "$name"; done
+    ucce-sim init --root "$ROOT" "$@" >/dev/null
     # The test user installs the MSI and rewrites web.config over SFTP, as an
     # administrator would on Windows, so it owns the whole C: tree.
     chown -R "$USER_NAME:$USER_NAME" "$ROOT/C:"
@@ -38,4 +40,7 @@ fi
 
 /usr/sbin/sshd -t
 /usr/sbin/sshd -D -e &
+if [ -n "${SIM_FINESSE_LISTEN:-}" ]; then
+    exec ucce-sim serve --root "$ROOT" --listen 0.0.0.0:443 --finesse-listen "$SIM_FINESSE_LISTEN"
+fi
 exec ucce-sim serve --root "$ROOT" --listen 0.0.0.0:443
