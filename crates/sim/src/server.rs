@@ -163,6 +163,15 @@ fn add_headers(resp: &mut Response, headers: &[(String, String)]) {
     }
 }
 
+/// `METHOD /path?query` (HTTP/2 requests carry an absolute URI; the log wants the path).
+fn request_line(req: &Request) -> String {
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string());
+    format!("{} {}", req.method(), pq)
+}
+
 fn log_line(
     kind: &str,
     peer: SocketAddr,
@@ -189,7 +198,7 @@ async fn iis_handler(
     req: Request,
 ) -> Response {
     let started = Instant::now();
-    let req_line = format!("{} {}", req.method(), req.uri());
+    let req_line = request_line(&req);
     let origin = header_str(&req, &header::ORIGIN).map(str::to_string);
     let resp = iis_pipeline(&st, req).await;
     log_line(
@@ -348,7 +357,7 @@ fn api_response(r: configapi::ApiResponse) -> Response {
 
 async fn finesse_handler(ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
     let started = Instant::now();
-    let req_line = format!("{} {}", req.method(), req.uri());
+    let req_line = request_line(&req);
     let resp = match req.uri().path() {
         finesse::GADGET_PATH => response(
             StatusCode::OK,

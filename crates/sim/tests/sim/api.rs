@@ -127,3 +127,76 @@ async fn finesse_listener_serves_the_gadget() {
     );
     sim.stop().await;
 }
+
+/// The browser proof in miniature: headless Chromium loads the gadget from the Finesse origin
+/// and calls the API through real preflights. Skipped (with a note) when no Chromium exists.
+#[tokio::test]
+async fn chromium_gadget_put_passes_only_when_methods_are_allowed() {
+    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    else {
+        eprintln!("skipped: no chromium on PATH");
+        return;
+    };
+    let sim = Sim::start().await;
+    sim.install_module();
+    let finesse = sim.running.finesse_addr.expect("finesse");
+    let origin = format!("https://127.0.0.1:{}", finesse.port());
+    let rule = |methods: &str| {
+        format!(
+            r#"<cors enabled="true" failUnlistedOrigins="true"><add origin="{origin}" allowCredentials="true"><allowHeaders allowAllRequestedHeaders="true"/>{methods}</add></cors>"#
+        )
+    };
+    let dump = |method: &'static str| {
+        let url = format!(
+            "{origin}/desktop/gadget.html?api={}&method={method}&resource=agent/5001",
+            sim.base
+        );
+        let chromium = chromium.to_string();
+        async move {
+            let out = tokio::process::Command::new(chromium)
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--ignore-certificate-errors",
+                    "--virtual-time-budget=5000",
+                    "--dump-dom",
+                    &url,
+                ])
+                .output()
+                .await
+                .expect("run chromium");
+            let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+            let start = dom.find(r#"<pre id="result">"#).expect("result element") + 17;
+            let end = dom[start..].find("</pre>").expect("end") + start;
+            dom[start..end].to_string()
+        }
+    };
+    sim.write_cors(&rule(
+        r#"<allowMethods><add method="GET"/><add method="PUT"/></allowMethods>"#,
+    ));
+    let put = dump("PUT").await;
+    assert!(
+        put.starts_with(r#"{"ok":true,"status":200,"step":"PUT""#),
+        "{put}"
+    );
+    sim.write_cors(&rule(""));
+    let get = dump("GET").await;
+    assert!(
+        get.starts_with(r#"{"ok":true,"status":200,"step":"GET""#),
+        "{get}"
+    );
+    let put = dump("PUT").await;
+    assert!(
+        put.starts_with(r#"{"ok":false,"error":"TypeError: Failed to fetch""#),
+        "{put}"
+    );
+    sim.stop().await;
+}
