@@ -402,6 +402,10 @@ fn read_task(cx: &mut Ctx, node: &Node) -> Option<TaskSpec> {
         }
     }
     let Some((kind, key, args)) = module else {
+        if cx.errors.len() > before {
+            // An unknown key was most likely the intended module; one error is enough.
+            return None;
+        }
         cx.err_hint(
             &node.pos,
             "task has no module",

@@ -184,6 +184,29 @@ impl TemplateContext {
                 break;
             }
         }
+        if last_error.is_none() {
+            // Still templated after every pass while each pass changed something: the
+            // variables refer to each other in a loop.
+            if let Some(k) = self
+                .vars
+                .iter()
+                .find(|(_, v)| json_has_template(v))
+                .map(|(k, _)| k.clone())
+            {
+                let loc = self
+                    .locations
+                    .get(&k)
+                    .cloned()
+                    .unwrap_or_else(|| fallback.clone());
+                return Err(PlaybookError::new(
+                    loc,
+                    format!(
+                        "variable `{k}` still holds a template after {MAX_RESOLVE_PASSES} passes: variables refer to each other in a loop ({})",
+                        self.scope
+                    ),
+                ));
+            }
+        }
         match last_error {
             None => Ok(()),
             Some((k, (e, source))) => {
@@ -307,7 +330,7 @@ fn describe(e: &minijinja::Error, missing: &[String]) -> String {
             format!("undefined variables {list}")
         };
     }
-    let mut m = e.kind().to_string();
+    let mut m = format!("template error: {}", e.kind());
     if let Some(d) = e.detail() {
         m.push_str(": ");
         m.push_str(d);

@@ -40,9 +40,15 @@ pub enum InventoryCommand {
 
 pub fn run(cmd: InventoryCommand) -> Result<Outcome, CliError> {
     match cmd {
-        InventoryCommand::List { inventory, limit, output } => {
+        InventoryCommand::List {
+            inventory,
+            limit,
+            output,
+        } => {
             let inv = load(&inventory)?;
-            let hosts = inv.select(limit.as_deref().unwrap_or("all")).map_err(pattern_error)?;
+            let hosts = inv
+                .select(limit.as_deref().unwrap_or("all"))
+                .map_err(pattern_error)?;
             let text = match output {
                 ListOutput::Text => {
                     let mut names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
@@ -93,7 +99,9 @@ pub(crate) fn load(paths: &[PathBuf]) -> Result<Inventory, CliError> {
 #[allow(clippy::print_stderr)]
 pub(crate) fn inventory_error(e: InventoryError) -> CliError {
     let mut diags = e.diagnostics;
-    let Some(last) = diags.pop() else { return CliError::input("invalid inventory") };
+    let Some(last) = diags.pop() else {
+        return CliError::input("invalid inventory");
+    };
     for d in diags {
         eprintln!("error: {d}");
         if let Some(h) = &d.hint {

@@ -34,7 +34,8 @@ pub fn run(args: ValidateArgs) -> Result<Outcome, CliError> {
         let hosts = match inventory.select_with_limit(&play.hosts, args.limit.as_deref()) {
             Ok(h) => h,
             Err(e) => {
-                let mut err = PlaybookError::new(play.location.clone(), format!("play `{}`: {e}", play.name));
+                let mut err =
+                    PlaybookError::new(play.location.clone(), format!("play `{}`: {e}", play.name));
                 if let Some(h) = e.hint() {
                     err = err.with_hint(h);
                 }
@@ -54,7 +55,10 @@ pub fn run(args: ValidateArgs) -> Result<Outcome, CliError> {
                 if !ctx.vars().contains_key(by) {
                     errors.push(PlaybookError::new(
                         play.location.clone(),
-                        format!("play `{}`: `batch_by: {by}` but host `{}` has no variable `{by}`", play.name, host.name),
+                        format!(
+                            "play `{}`: `batch_by: {by}` but host `{}` has no variable `{by}`",
+                            play.name, host.name
+                        ),
                     ));
                 }
             }
@@ -76,7 +80,11 @@ pub fn run(args: ValidateArgs) -> Result<Outcome, CliError> {
 
 #[allow(clippy::print_stderr)]
 fn report_ok(playbook: &Playbook, checked: usize) {
-    eprintln!("{}: ok ({} plays, {checked} host tasks templated)", playbook.path.display(), playbook.plays.len());
+    eprintln!(
+        "{}: ok ({} plays, {checked} host tasks templated)",
+        playbook.path.display(),
+        playbook.plays.len()
+    );
 }
 
 fn one(e: PlaybookError) -> CliError {
@@ -93,7 +101,9 @@ fn many(mut errors: Vec<PlaybookError>) -> CliError {
     let mut seen = std::collections::HashSet::new();
     errors.retain(|e| seen.insert(e.to_string()));
     let count = errors.len();
-    let Some(last) = errors.pop() else { return CliError::input("invalid playbook") };
+    let Some(last) = errors.pop() else {
+        return CliError::input("invalid playbook");
+    };
     for e in errors {
         eprintln!("error: {e}");
         if let Some(h) = &e.hint {
@@ -104,7 +114,10 @@ fn many(mut errors: Vec<PlaybookError>) -> CliError {
     if count > 1 {
         if let CliError::Input { message, hint } = err {
             // The count goes on the hint line only when there is no hint of its own.
-            return CliError::Input { message, hint: hint.or_else(|| Some(format!("{count} errors in total"))) };
+            return CliError::Input {
+                message,
+                hint: hint.or_else(|| Some(format!("{count} errors in total"))),
+            };
         }
         return err;
     }
