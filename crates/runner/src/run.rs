@@ -118,16 +118,17 @@ pub async fn run(
                     aborted = true;
                 }
             }
-            if !aborted && !audit && play.any_errors_fatal {
-                if let Some((host, _)) = ends.iter().find(|(_, e)| *e == HostEnd::Failed) {
-                    send(RunEvent::RunAborted {
-                        reason: AbortReason::AnyErrorsFatal {
-                            play: play.name.clone(),
-                            host: host.clone(),
-                        },
-                    });
-                    aborted = true;
-                }
+            let fatal_host = (!aborted && !audit && play.any_errors_fatal)
+                .then(|| ends.iter().find(|(_, e)| *e == HostEnd::Failed))
+                .flatten();
+            if let Some((host, _)) = fatal_host {
+                send(RunEvent::RunAborted {
+                    reason: AbortReason::AnyErrorsFatal {
+                        play: play.name.clone(),
+                        host: host.clone(),
+                    },
+                });
+                aborted = true;
             }
             if aborted {
                 finish_unstarted(play, batch_index + 1, &cancel, &send);
@@ -385,7 +386,7 @@ async fn session(
                 host.name.clone(),
                 transport,
                 opts.mode,
-                preflight_target(&host.connection, opts.preflight_timeouts.clone()),
+                preflight_target(&host.connection, opts.preflight_timeouts),
             );
             ctx.rollback = opts.rollback;
             let ctx = Arc::new(ctx);

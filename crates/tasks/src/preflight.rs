@@ -30,7 +30,7 @@ pub(crate) async fn run(ctx: &HostContext, args: &CorsPreflightArgs) -> TaskOutc
             ctx.preflight.address, ctx.preflight.https_port
         )
     });
-    let verifier = match Verifier::new(&ctx.preflight.tls, ctx.preflight.timeouts.clone()) {
+    let verifier = match Verifier::new(&ctx.preflight.tls, ctx.preflight.timeouts) {
         Ok(verifier) => verifier,
         Err(err) => return TaskOutcome::failed(format!("cannot set up the verifier: {err}")),
     };

@@ -9,6 +9,7 @@
 //! 3. read the target again and abort if it changed since step 0 (someone else is editing);
 //! 4. atomic write (temp name + rename, in the transport);
 //! 5. read the target back and compare with what we meant to write.
+//!
 //! The backup is remembered so a failed verification later in the run can restore it.
 
 use corsfleet_playbook::WebConfigCorsArgs;
