@@ -200,3 +200,52 @@ async fn chromium_gadget_put_passes_only_when_methods_are_allowed() {
     );
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn certificate_covers_the_init_names_and_survives_a_second_init() {
+    let sim = Sim::start().await;
+    let ca_before = std::fs::read(&sim.paths.ca_pem).expect("ca");
+    // A second init (new name) keeps the CA and re-issues the server certificate.
+    ucce_sim::init(sim.root(), &["ucce-b.lab.local".into()]).expect("re-init");
+    assert_eq!(std::fs::read(&sim.paths.ca_pem).expect("ca"), ca_before);
+    let restarted = ucce_sim::start(
+        ucce_sim::ServeOptions {
+            root: sim.root().to_path_buf(),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            finesse_listen: None,
+        },
+        sim.token.clone(),
+    )
+    .await
+    .expect("start");
+    let addr = restarted.addr;
+    let by_name = |name: &str| {
+        let mut roots = rustls::RootCertStore::empty();
+        let f = std::fs::File::open(&sim.paths.ca_pem).expect("ca");
+        for c in rustls_pemfile::certs(&mut std::io::BufReader::new(f)) {
+            roots.add(c.expect("pem")).expect("root");
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .resolve(name, addr)
+            .build()
+            .expect("client");
+        let url = format!("https://{name}:{}/unifiedconfig/config/agent", addr.port());
+        async move { client.get(url).send().await.map(|r| r.status().as_u16()) }
+    };
+    assert_eq!(by_name("ucce-b.lab.local").await.expect("trusted"), 401);
+    assert_eq!(by_name("localhost").await.expect("trusted"), 401);
+    assert!(
+        by_name("not-in-cert.lab.local").await.is_err(),
+        "name mismatch must fail TLS"
+    );
+    sim.stop().await;
+    restarted.wait().await.expect("stopped");
+}
