@@ -122,7 +122,8 @@ pub fn render_html(report: &RunReport) -> Result<String, ReportError> {
         outcome_class,
         summary: summary(report),
         hosts,
-        svg_width: num(LABEL_W + BAR_AREA + 10.0),
+        // Room on the right for the last tick's centred label.
+        svg_width: num(LABEL_W + BAR_AREA + 40.0),
     };
     Ok(page.render()?)
 }
@@ -213,12 +214,12 @@ fn host_view(report: &RunReport, h: &HostReport, i: usize, span_ms: u64) -> Host
         skipped: h.recap.skipped,
         ignored: h.recap.ignored,
         note: notes.join("; "),
-        tasks: h.tasks.iter().map(task_view).collect(),
+        tasks: h.tasks.iter().map(|t| task_view(report.mode, t)).collect(),
         timeline: timeline(report, h, span_ms),
     }
 }
 
-fn task_view(t: &TaskReport) -> TaskView {
+fn task_view(mode: RunMode, t: &TaskReport) -> TaskView {
     let mut flags = Vec::new();
     if t.ignored {
         flags.push("ignored".to_owned());
@@ -235,7 +236,12 @@ fn task_view(t: &TaskReport) -> TaskView {
     TaskView {
         name: t.name.clone(),
         module: t.module.clone(),
-        status: text::task_status(t.status),
+        // In an audit, a task that found drift reports drift, whatever status it returned.
+        status: if mode == RunMode::Verify && !t.drift.is_empty() {
+            "drifted"
+        } else {
+            text::task_status(t.status)
+        },
         duration: text::duration(t.duration_ms),
         message: t.message.clone(),
         flags: flags.join(", "),

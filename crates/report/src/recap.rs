@@ -2,12 +2,13 @@
 //! PLAY RECAP so admins (and their grep scripts) recognise it at a glance.
 //!
 //! Colour is the caller's decision (TTY and no `NO_COLOR`); this module only obeys the flag.
-//! Colours follow Ansible's defaults: the host name is red with failures or unreachable,
+//! Colours follow Ansible's defaults: the host name is red with failures or unreachable (and,
+//! for `verify`, when drifted),
 //! yellow with changes, green otherwise; a counter is coloured only when non-zero.
 
 use std::fmt::Write as _;
 
-use crate::model::{HostReport, RunMode, RunReport};
+use crate::model::{HostReport, HostStatus, RunMode, RunReport};
 use crate::text;
 
 const GREEN: &str = "\x1b[0;32m";
@@ -49,7 +50,11 @@ pub fn render_recap(report: &RunReport, color: bool) -> String {
 
 fn host_line(host: &HostReport, color: bool) -> String {
     let r = &host.recap;
-    let name_color = if r.failed > 0 || r.unreachable > 0 {
+    let bad = matches!(
+        host.status,
+        HostStatus::Failed | HostStatus::Drifted | HostStatus::Unreachable
+    );
+    let name_color = if bad || r.failed > 0 || r.unreachable > 0 {
         RED
     } else if r.changed > 0 {
         YELLOW
