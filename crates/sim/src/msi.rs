@@ -44,6 +44,7 @@ pub mod exit {
     pub const INVALID_PACKAGE: i32 = 1620;
     pub const LOG_FAILURE: i32 = 1622;
     pub const INVALID_COMMAND_LINE: i32 = 1639;
+    pub const UNKNOWN_PRODUCT: i32 = 1605;
 }
 
 /// Default delay of work that finishes after msiexec returned (GUI launch, async fault).
@@ -107,6 +108,7 @@ pub fn check_package(bytes: &[u8]) -> Result<(), i32> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Args {
     package: Option<String>,
+    uninstall: bool,
     quiet: bool,
     log: Option<String>,
 }
@@ -119,6 +121,10 @@ fn parse_args(args: &[String]) -> Result<Args, ()> {
         let opt = lower.strip_prefix('/').or_else(|| lower.strip_prefix('-'));
         match opt {
             Some("i" | "package") => out.package = Some(it.next().ok_or(())?.clone()),
+            Some("x" | "uninstall") => {
+                out.package = Some(it.next().ok_or(())?.clone());
+                out.uninstall = true;
+            }
             Some("quiet" | "passive") => out.quiet = true,
             Some(q) if q.starts_with('q') => {
                 // /qn, /qn+, /qb, /qb-: no interaction. /qf and /qr show dialogs.
@@ -285,6 +291,20 @@ pub fn msiexec_with(root: &Path, args: &[String], bg: &Background, no_async: boo
         "Package SHA-256: {}",
         hex::encode_upper(Sha256::digest(&bytes))
     ));
+    if parsed.uninstall {
+        if !is_installed(root) {
+            log.line("This action is only valid for products that are currently installed.");
+            return log.finish(exit::UNKNOWN_PRODUCT, log_path.as_deref());
+        }
+        if let Err(e) = uninstall(&paths) {
+            log.line(format!("Error removing files: {e}. Return value 3."));
+            return log.finish(exit::FATAL, log_path.as_deref());
+        }
+        log.line(format!(
+            "Product: {PRODUCT_NAME} -- Removal completed successfully."
+        ));
+        return log.finish(exit::SUCCESS, log_path.as_deref());
+    }
     match knobs.installer.outcome.unwrap_or(InstallerOutcome::Ok) {
         InstallerOutcome::Fail => {
             log.line("Action ended: InstallFinalize. Return value 3.");
@@ -498,6 +518,28 @@ fn install(p: &SimPaths) -> Result<(), InstallError> {
     }
     for (tmp, target) in staged {
         fs::rename(&tmp, target).map_err(|e| SimError::io(target, e))?;
+    }
+    Ok(())
+}
+
+/// Removes the three marks (`msiexec /x`). A `<cors>` section left in web.config then breaks
+/// the site with 500.19 again, as on a real server.
+fn uninstall(p: &SimPaths) -> Result<(), SimError> {
+    let app =
+        fs::read_to_string(&p.app_host_config).map_err(|e| SimError::io(&p.app_host_config, e))?;
+    let kept: String = app
+        .split_inclusive('\n')
+        .filter(|l| {
+            !l.contains("<section name=\"cors\"") && !l.contains("<add name=\"CorsModule\"")
+        })
+        .collect();
+    crate::tree::write_atomic(&p.app_host_config, kept.as_bytes())?;
+    for f in [&p.cors_dll, &p.cors_schema] {
+        if let Err(e) = fs::remove_file(f)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(SimError::io(f, e));
+        }
     }
     Ok(())
 }

@@ -164,3 +164,19 @@ fn without_quiet_flag_it_hangs_on_an_invisible_dialog() {
     );
     assert!(!msi::is_installed(dir.path()));
 }
+
+#[test]
+fn uninstall_removes_the_marks_and_restores_the_config() {
+    let (dir, p) = root_with_package();
+    let pkg = r"C:\Windows\Temp\IISCORS_amd64.msi";
+    assert_eq!(
+        ucce_sim::msiexec(dir.path(), &args(&["/x", pkg, "/qn"])),
+        1605
+    );
+    assert_eq!(ucce_sim::msiexec(dir.path(), &install_args()), 0);
+    assert_eq!(
+        ucce_sim::msiexec(dir.path(), &args(&["/x", pkg, "/qn", "/norestart"])),
+        0
+    );
+    none_installed(&p, dir.path());
+}
