@@ -368,6 +368,7 @@ pub fn launch_later(root: &Path, args: &[String], delay: Duration, bg: &Backgrou
                 .arg("--delay-ms")
                 .arg(delay.as_millis().to_string())
                 .arg("--no-async")
+                .arg("--")
                 .args(args)
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
