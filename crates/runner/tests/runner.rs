@@ -330,15 +330,15 @@ async fn event_stream_keeps_its_documented_order() {
         assert_eq!(tasks.len(), 8);
         for pair in tasks.chunks(2) {
             assert_eq!(pair[0], (true, pair[1].1));
-            assert_eq!(pair[1].0, false);
+            assert!(!pair[1].0);
         }
     }
     // The upload reported byte progress ending at the package size.
-    let progress = events.iter().filter_map(|e| match e {
+    let mut progress = events.iter().filter_map(|e| match e {
         RunEvent::TaskProgress { done, total, .. } => Some((*done, *total)),
         _ => None,
     });
-    let last = progress.last().expect("upload progress events");
+    let last = progress.next_back().expect("upload progress events");
     assert_eq!(last.0, last.1);
 }
 
