@@ -91,6 +91,21 @@ impl ExtraVars {
         Ok(ExtraVars { vars, locations })
     }
 
+    /// The host with these variables set on top and its connection settings derived again
+    /// (so `-e corsfleet_https_port=8443` reaches the transport).
+    pub fn apply_to(
+        &self,
+        host: &corsfleet_inventory::Host,
+    ) -> Result<corsfleet_inventory::Host, PlaybookError> {
+        let origin = Location::new(Path::new("-e"), 0, 0);
+        host.with_overrides(&self.vars, &origin).map_err(|e| {
+            match e.diagnostics.into_iter().next() {
+                Some(d) => d.into(),
+                None => PlaybookError::new(origin, "invalid extra variables"),
+            }
+        })
+    }
+
     pub fn vars(&self) -> &Map<String, Json> {
         &self.vars
     }

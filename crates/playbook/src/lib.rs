@@ -18,6 +18,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use corsfleet_inventory::Host;
 pub use corsfleet_inventory::Location;
 use corsfleet_inventory::yaml::Node;
 pub use extra::ExtraVars;
@@ -67,6 +68,39 @@ pub struct Play {
     pub location: Location,
     /// Positions of play vars, for error messages.
     pub(crate) var_locations: std::collections::BTreeMap<String, Location>,
+}
+
+impl Play {
+    /// Splits the play's hosts (in inventory order) into batches: first by the value of
+    /// `batch_by` (groups in order of first appearance; a host without the variable forms a
+    /// group of its own kind, keyed by null), then each group by `serial`. The serial sizes
+    /// advance batch by batch across the whole play and the last repeats; percentages are of
+    /// all the play's hosts, as in Ansible.
+    pub fn batches<'h>(&self, hosts: &[&'h Host]) -> Vec<Vec<&'h Host>> {
+        let mut groups: Vec<(Option<&serde_json::Value>, Vec<&'h Host>)> = Vec::new();
+        for &h in hosts {
+            let key = self.batch_by.as_ref().and_then(|b| h.vars.get(b));
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push(h),
+                None => groups.push((key, vec![h])),
+            }
+        }
+        let total = hosts.len();
+        let mut batches = Vec::new();
+        for (_, members) in groups {
+            let mut rest = members.as_slice();
+            while !rest.is_empty() {
+                let size = match self.serial.get(batches.len()).or(self.serial.last()) {
+                    Some(s) => s.hosts(total),
+                    None => rest.len(),
+                };
+                let (now, later) = rest.split_at(size.min(rest.len()));
+                batches.push(now.to_vec());
+                rest = later;
+            }
+        }
+        batches
+    }
 }
 
 /// One entry of `serial`.

@@ -451,3 +451,60 @@ mod bad_inputs {
         insta::assert_snapshot!(text);
     }
 }
+
+mod batching {
+    use super::*;
+
+    fn play(serial: &str, batch_by: bool) -> (tempfile::TempDir, Playbook, Inventory) {
+        let by = if batch_by { "  batch_by: side\n" } else { "" };
+        let text = format!("- hosts: all\n{by}{serial}  tasks:\n    - iis_facts:\n");
+        let inv = "all:\n  hosts:\n    l-a: {side: a}\n    l-b: {side: b}\n    w-a: {side: a}\n    w-b: {side: b}\n    x-a: {side: a}\n";
+        let d = tree(&[("inv.yml", inv), ("pb.yml", &text)]);
+        let pb = Playbook::load(&d.path().join("pb.yml")).unwrap();
+        let inv = Inventory::load(&[d.path().join("inv.yml")]).unwrap();
+        (d, pb, inv)
+    }
+
+    fn names(pb: &Playbook, inv: &Inventory) -> Vec<Vec<String>> {
+        let hosts: Vec<_> = inv.hosts().iter().collect();
+        pb.plays[0]
+            .batches(&hosts)
+            .into_iter()
+            .map(|b| b.iter().map(|h| h.name.clone()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn batch_by_side_then_serial() {
+        let (_d, pb, inv) = play("", true);
+        assert_eq!(
+            names(&pb, &inv),
+            [vec!["l-a", "w-a", "x-a"], vec!["l-b", "w-b"]]
+        );
+        let (_d, pb, inv) = play("  serial: 2\n", true);
+        assert_eq!(
+            names(&pb, &inv),
+            [vec!["l-a", "w-a"], vec!["x-a"], vec!["l-b", "w-b"]]
+        );
+        let (_d, pb, inv) = play("  serial: [1, \"40%\"]\n", false);
+        assert_eq!(
+            names(&pb, &inv),
+            [vec!["l-a"], vec!["l-b", "w-a"], vec!["w-b", "x-a"]]
+        );
+        let (_d, pb, inv) = play("", false);
+        assert_eq!(names(&pb, &inv).len(), 1);
+    }
+
+    #[test]
+    fn extra_vars_reach_the_connection() {
+        let (_d, _pb, inv) = play("", false);
+        let e = extra(&["corsfleet_https_port=8443 ansible_connection=local"]);
+        let h = e.apply_to(inv.host("l-a").unwrap()).unwrap();
+        assert_eq!(h.connection.https_port, 8443);
+        assert!(
+            extra(&["corsfleet_https_port=99999"])
+                .apply_to(inv.host("l-a").unwrap())
+                .is_err()
+        );
+    }
+}
