@@ -5,6 +5,8 @@
 #     with strict host-key checking against the generated known_hosts;
 #   - SFTP read of web.config, write into C:\Windows\Temp and rename onto
 #     web.config (the write-temp-then-posix-rename pattern corsfleet uses);
+#   - `start "" /wait msiexec /i ... /qn` of the test MSI exits 0 and leaves
+#     the CORS module's files (the user may write C: and the shims' state);
 #   - HTTPS with the container's own CA and server name: the Config API
 #     answers 401 without credentials.
 # Removes the containers afterwards, also on failure. Uses its own project
@@ -75,6 +77,22 @@ SFTP
     grep -q '<configuration' "$tmp/web.config" || die "$h: web.config read over SFTP is not a .config file"
     cmp -s "$tmp/web.config" "$tmp/web.config.after" || die "$h: web.config changed across an identical SFTP rewrite"
     log "$h: sftp ok ($(wc -c <"$tmp/web.config") bytes of web.config, temp write + rename)"
+
+    # msiexec as corsfleet runs it (cmd.exe line, waits, exit code over ssh):
+    # proves the test user may install, i.e. write C: and the shims' state.
+    msi="$(awk '/^        cors_msi_src: /{print substr($0, index($0, ":") + 2)}' "$INVENTORY" | tr -d '"')"
+    printf 'put %s /C:/Windows/Temp/IISCORS_amd64.msi\n' "$msi" >"$tmp/batch"
+    sftp "${ssh_opts[@]}" -b "$tmp/batch" -P "$port" "$user@127.0.0.1" >/dev/null \
+        || die "$h: sftp upload of the test MSI failed"
+    rc=0
+    ssh "${ssh_opts[@]}" -p "$port" "$user@127.0.0.1" \
+        'start "" /wait msiexec /i C:\Windows\Temp\IISCORS_amd64.msi /qn /norestart /l*v C:\Windows\Temp\cors-install.log' \
+        >/dev/null 2>"$tmp/msiexec.err" || rc=$?
+    [ "$rc" = 0 ] || die "$h: msiexec exited with $rc: $(cat "$tmp/msiexec.err")"
+    printf 'ls /C:/Windows/System32/inetsrv/iiscors.dll\nls /C:/Windows/System32/inetsrv/config/schema/cors_schema.xml\n' >"$tmp/batch"
+    sftp "${ssh_opts[@]}" -b "$tmp/batch" -P "$port" "$user@127.0.0.1" >/dev/null \
+        || die "$h: msiexec returned 0 but the CORS module files are not there"
+    log "$h: msiexec install ok (exit 0, iiscors.dll and cors_schema.xml present)"
 
     # HTTPS: verified against the container's CA under its own server name.
     code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$ca" \

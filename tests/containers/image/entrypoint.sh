@@ -37,6 +37,17 @@ if [ ! -d "$ROOT/C:" ]; then
     # administrator would on Windows, so it owns the whole C: tree.
     chown -R "$USER_NAME:$USER_NAME" "$ROOT/C:"
 fi
+# The shims run as the test user and keep state beside C: in the root: the
+# msiexec mutex (sim-msiexec.lock, created and removed) and one-shot faults
+# (sim-faults.yml, rewritten by rename). So the user may create files in the
+# root; the sticky bit keeps it from removing or replacing anyone else's. The
+# TLS private keys stay readable by root (the server) only.
+chgrp "$USER_NAME" "$ROOT"
+chmod 1775 "$ROOT"
+for f in "$ROOT"/sim-faults.yml "$ROOT"/sim-registry.yml; do
+    if [ -e "$f" ]; then chown "$USER_NAME:$USER_NAME" "$f"; fi
+done
+chmod 0600 "$ROOT"/sim-*key.pem 2>/dev/null || true
 
 /usr/sbin/sshd -t
 /usr/sbin/sshd -D -e &
