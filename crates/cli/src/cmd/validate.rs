@@ -44,6 +44,15 @@ pub fn run(args: ValidateArgs) -> Result<Outcome, CliError> {
             }
         };
         for host in hosts {
+            // `-e` may override connection variables; check them as the runner will use them.
+            let host = match extra.apply_to(host) {
+                Ok(h) => h,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let host = &host;
             let ctx = match TemplateContext::new(&playbook, play, host, &inventory, &extra) {
                 Ok(c) => c,
                 Err(e) => {
@@ -51,16 +60,16 @@ pub fn run(args: ValidateArgs) -> Result<Outcome, CliError> {
                     continue;
                 }
             };
-            if let Some(by) = &play.batch_by {
-                if !ctx.vars().contains_key(by) {
-                    errors.push(PlaybookError::new(
-                        play.location.clone(),
-                        format!(
-                            "play `{}`: `batch_by: {by}` but host `{}` has no variable `{by}`",
-                            play.name, host.name
-                        ),
-                    ));
-                }
+            if let Some(by) = &play.batch_by
+                && !ctx.vars().contains_key(by)
+            {
+                errors.push(PlaybookError::new(
+                    play.location.clone(),
+                    format!(
+                        "play `{}`: `batch_by: {by}` but host `{}` has no variable `{by}`",
+                        play.name, host.name
+                    ),
+                ));
             }
             for task in &play.tasks {
                 checked += 1;
