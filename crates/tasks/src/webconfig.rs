@@ -54,6 +54,22 @@ pub(crate) async fn run(ctx: &HostContext, args: &WebConfigCorsArgs) -> TaskOutc
         ctx.facts().changed_anything = true;
         let message = if !installed && pending {
             "would change the CORS section (after install)".to_string()
+        } else if !installed && ctx.mode == Mode::Verify {
+            // An audit reports what differs; the missing module is part of it.
+            let mut drift = patched.drift;
+            drift.insert(
+                0,
+                corsfleet_webconfig::PropertyDiff {
+                    property: "iis.corsModule.installed".into(),
+                    expected: "true".into(),
+                    actual: "false".into(),
+                },
+            );
+            return TaskOutcome::changed(
+                "CORS section differs and the IIS CORS module is not installed",
+            )
+            .with_diff(diff)
+            .with_drift(drift);
         } else if !installed && !args.force {
             return TaskOutcome::failed(format!(
                 "would refuse to write {path}: the IIS CORS module is not installed and no msi_install runs before this task"

@@ -284,7 +284,17 @@ pub struct CliConnector {
 impl Connector for CliConnector {
     fn connect(&self, host: &str, spec: &ConnectionSpec) -> Result<Arc<dyn Transport>, String> {
         match spec.kind {
-            ConnectionKind::Local => Ok(local_transport(spec)),
+            ConnectionKind::Local => {
+                if let Some(root) = &spec.local_root {
+                    if !root.is_dir() {
+                        return Err(format!(
+                            "{host}: local root {} is not a folder",
+                            root.display()
+                        ));
+                    }
+                }
+                Ok(local_transport(spec))
+            }
             ConnectionKind::Ssh => {
                 let auth = if let Some(key) = &spec.private_key_file {
                     SshAuth::KeyFile(key.clone())
