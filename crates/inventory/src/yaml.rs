@@ -178,6 +178,13 @@ pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Option<Node>, Diagnostic
             format!("file is larger than {} MiB", MAX_FILE_BYTES / (1024 * 1024)),
         ));
     }
+    if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+        // Windows editors save "Unicode" as UTF-16; say so rather than "binary".
+        return Err(
+            Diagnostic::new(whole, "file is UTF-16 text, expected UTF-8")
+                .with_hint("save the file as UTF-8 (in Notepad: Save As → Encoding → UTF-8)"),
+        );
+    }
     if bytes.contains(&0) {
         return Err(Diagnostic::new(
             whole,
@@ -541,6 +548,8 @@ mod tests {
     fn tab_and_binary() {
         assert_eq!(parse("a:\n\tb: 1\n").unwrap_err().location.line, 2);
         assert!(parse("a\0b").unwrap_err().message.contains("binary"));
+        let utf16 = parse_bytes(Path::new("t.yml"), &[0xff, 0xfe, b'a', 0]).unwrap_err();
+        assert!(utf16.message.contains("UTF-16"), "{utf16}");
         assert!(parse("").unwrap().is_none());
         assert!(parse("# only a comment\n").unwrap().is_none());
     }

@@ -50,8 +50,8 @@ impl Playbook {
     }
 }
 
-/// One play: a host pattern and the tasks to run on it.
-#[derive(Debug, Clone)]
+/// One play: a host pattern and the tasks to run on it. Debug output redacts secret vars.
+#[derive(Clone)]
 pub struct Play {
     pub name: String,
     /// Host pattern (Ansible syntax), not templated.
@@ -68,6 +68,22 @@ pub struct Play {
     pub location: Location,
     /// Positions of play vars, for error messages.
     pub(crate) var_locations: std::collections::BTreeMap<String, Location>,
+}
+
+impl fmt::Debug for Play {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Play")
+            .field("name", &self.name)
+            .field("hosts", &self.hosts)
+            .field("serial", &self.serial)
+            .field("batch_by", &self.batch_by)
+            .field("max_fail_percentage", &self.max_fail_percentage)
+            .field("any_errors_fatal", &self.any_errors_fatal)
+            .field("vars", &corsfleet_inventory::redact(&self.vars))
+            .field("tasks", &self.tasks)
+            .field("location", &self.location)
+            .finish()
+    }
 }
 
 impl Play {
