@@ -15,5 +15,5 @@ mod plan;
 mod run;
 
 pub use corsfleet_tasks::Mode;
-pub use plan::{Plan, PlanError, PlannedHost, PlannedPlay, batches, plan};
+pub use plan::{Plan, PlanError, PlannedHost, PlannedPlay, plan};
 pub use run::{Connector, RunOptions, run};

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use corsfleet_inventory::{ConnectionSpec, Host, Inventory};
-use corsfleet_playbook::{BatchSize, ExtraVars, Play, Playbook, Task, template_task};
+use corsfleet_playbook::{ExtraVars, Playbook, Task, template_task};
 
 /// A fully templated run: nothing left to decide but scheduling.
 #[derive(Debug, Clone)]
@@ -87,8 +87,19 @@ pub fn plan(
             ));
             continue;
         }
-        let mut planned: BTreeMap<usize, PlannedHost> = BTreeMap::new();
-        for (i, host) in selected.iter().enumerate() {
+        // `-e` beats every inventory level, connection settings included.
+        let selected: Vec<Host> = selected
+            .into_iter()
+            .filter_map(|host| match extra.apply_to(host) {
+                Ok(host) => Some(host),
+                Err(err) => {
+                    messages.push(err.to_string());
+                    None
+                }
+            })
+            .collect();
+        let mut planned: BTreeMap<String, PlannedHost> = BTreeMap::new();
+        for host in &selected {
             let mut tasks = Vec::new();
             for spec in &play.tasks {
                 match template_task(playbook, play, spec, host, inventory, extra) {
@@ -97,7 +108,7 @@ pub fn plan(
                 }
             }
             planned.insert(
-                i,
+                host.name.clone(),
                 PlannedHost {
                     name: host.name.clone(),
                     connection: host.connection.clone(),
@@ -108,12 +119,14 @@ pub fn plan(
                 all_hosts.push(host.name.clone());
             }
         }
-        let batches = batches(&selected, play)
+        let refs: Vec<&Host> = selected.iter().collect();
+        let batches = play
+            .batches(&refs)
             .into_iter()
             .map(|batch| {
                 batch
                     .into_iter()
-                    .filter_map(|i| planned.get(&i).cloned())
+                    .filter_map(|h| planned.get(&h.name).cloned())
                     .collect()
             })
             .collect();
@@ -134,50 +147,4 @@ pub fn plan(
         plays,
         hosts: all_hosts,
     })
-}
-
-/// Split `hosts` (indexes into it) into batches.
-///
-/// With `batch_by`, hosts are first grouped by that variable's value (groups in order of first
-/// appearance, so `side: a` hosts before `side: b` when an `a` host comes first), and no batch
-/// ever mixes two groups. `serial` then cuts each group as Ansible does: sizes in order, the
-/// last size repeating; percentages are of the play's host count, rounded down, at least one.
-pub fn batches(hosts: &[&Host], play: &Play) -> Vec<Vec<usize>> {
-    let mut groups: Vec<(Option<String>, Vec<usize>)> = Vec::new();
-    for (i, host) in hosts.iter().enumerate() {
-        let key = play.batch_by.as_ref().map(|var| match host.vars.get(var) {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-            None => String::new(),
-        });
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, members)) => members.push(i),
-            None => groups.push((key, vec![i])),
-        }
-    }
-    let total = hosts.len();
-    let sizes: Vec<usize> = play
-        .serial
-        .iter()
-        .map(|size| match *size {
-            BatchSize::Count(n) => n.max(1),
-            BatchSize::Percent(p) => (total * usize::from(p) / 100).max(1),
-        })
-        .collect();
-    let mut out = Vec::new();
-    for (_, members) in groups {
-        if sizes.is_empty() {
-            out.push(members);
-            continue;
-        }
-        let mut rest = members.as_slice();
-        let mut k = 0;
-        while !rest.is_empty() {
-            let size = sizes[k.min(sizes.len() - 1)].min(rest.len());
-            out.push(rest[..size].to_vec());
-            rest = &rest[size..];
-            k += 1;
-        }
-    }
-    out
 }
