@@ -615,7 +615,7 @@ impl<'a> Patcher<'_, 'a> {
         let cors = self.cors_block(policy);
         let sws = || self.wrap("<system.webServer>", "</system.webServer>", cors.clone());
         match (target, location) {
-            (Target::Sws(s), _) => self.insert_children(s, &[cors.clone()]),
+            (Target::Sws(s), _) => self.insert_children(s, std::slice::from_ref(&cors)),
             (Target::Location(l), _) => {
                 let b = sws();
                 self.insert_children(l, &[b]);

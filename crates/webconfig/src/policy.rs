@@ -241,7 +241,7 @@ pub fn validate_origin(origin: &str) -> Result<(), PolicyError> {
     if rest.contains('@') {
         return Err(bad("must not contain user info"));
     }
-    let (host, port) = split_host_port(rest).map_err(|r| bad(r))?;
+    let (host, port) = split_host_port(rest).map_err(&bad)?;
     if let Some(port) = port {
         match port.parse::<u32>() {
             Ok(p) if (1..=65535).contains(&p) && !port.starts_with('0') => {}
@@ -252,7 +252,7 @@ pub fn validate_origin(origin: &str) -> Result<(), PolicyError> {
         if !lower.starts_with("https://") {
             return Err(bad("a wildcard subdomain is only accepted with https://"));
         }
-        return check_dns_name(domain).map_err(|r| bad(r));
+        return check_dns_name(domain).map_err(&bad);
     }
     if host.starts_with('[') {
         let inner = &host[1..host.len() - 1];
@@ -262,7 +262,7 @@ pub fn validate_origin(origin: &str) -> Result<(), PolicyError> {
             Err(bad("invalid IPv6 address"))
         };
     }
-    check_dns_name(host).map_err(|r| bad(r))
+    check_dns_name(host).map_err(&bad)
 }
 
 fn split_host_port(rest: &str) -> Result<(&str, Option<&str>), &'static str> {
