@@ -129,7 +129,8 @@ async fn finesse_listener_serves_the_gadget() {
 }
 
 /// The browser proof in miniature: headless Chromium loads the gadget from the Finesse origin
-/// and calls the API through real preflights. Skipped (with a note) when no Chromium exists.
+/// and calls the API through real preflights. A missing Chromium fails the test unless
+/// `CORSFLEET_SKIP_BROWSER=1` says so explicitly (as in the verifier's browser test).
 #[tokio::test]
 async fn chromium_gadget_put_passes_only_when_methods_are_allowed() {
     let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
@@ -141,7 +142,12 @@ async fn chromium_gadget_put_passes_only_when_methods_are_allowed() {
                 .is_ok_and(|o| o.status.success())
         })
     else {
-        eprintln!("skipped: no chromium on PATH");
+        assert_eq!(
+            std::env::var("CORSFLEET_SKIP_BROWSER").as_deref(),
+            Ok("1"),
+            "chromium not found on PATH: apt-get install chromium, or set CORSFLEET_SKIP_BROWSER=1 to skip explicitly"
+        );
+        eprintln!("SKIPPED: chromium not found and CORSFLEET_SKIP_BROWSER=1");
         return;
     };
     let sim = Sim::start().await;
