@@ -26,7 +26,7 @@ pub use modules::{
     CorsPreflightArgs, DEFAULT_DENY_ORIGIN, DEFAULT_WEB_CONFIG, IisFactsArgs, ModuleArgs,
     MsiInstallArgs, WebConfigCorsArgs,
 };
-pub use template::{TemplateContext, template_task, template_task_all, template_with};
+pub use template::{Groups, TemplateContext, template_task, template_task_all, template_with};
 
 /// A loaded playbook: a list of plays.
 #[derive(Debug, Clone)]

@@ -27,6 +27,10 @@ pub const MAX_RESOLVE_PASSES: usize = 8;
 /// Debug output redacts secrets.
 pub struct TemplateContext {
     vars: Map<String, Json>,
+    /// `vars` plus `groups`, as minijinja sees them; rebuilt whenever `vars` change so each
+    /// render does not convert the whole map again.
+    ctx: minijinja::Value,
+    groups: minijinja::Value,
     locations: BTreeMap<String, Location>,
     env: Environment<'static>,
     /// "play `P`, host `H`" for messages.
@@ -75,6 +79,18 @@ fn single_expression(s: &str) -> Option<&str> {
     }
 }
 
+/// The `groups` template variable (every group → its hosts), built once per inventory and
+/// shared by every host's [`TemplateContext`]: rebuilding it per host would cost
+/// hosts × hosts on large fleets.
+#[derive(Debug, Clone)]
+pub struct Groups(minijinja::Value);
+
+impl Groups {
+    pub fn new(inventory: &Inventory) -> Groups {
+        Groups(minijinja::Value::from_serialize(inventory.group_members()))
+    }
+}
+
 impl TemplateContext {
     /// Builds the variables `host` sees in `play`.
     pub fn new(
@@ -82,6 +98,17 @@ impl TemplateContext {
         play: &Play,
         host: &Host,
         inventory: &Inventory,
+        extra: &ExtraVars,
+    ) -> Result<TemplateContext, PlaybookError> {
+        Self::with_groups(playbook, play, host, &Groups::new(inventory), extra)
+    }
+
+    /// Like [`TemplateContext::new`] with a precomputed [`Groups`] (for many hosts).
+    pub fn with_groups(
+        playbook: &Playbook,
+        play: &Play,
+        host: &Host,
+        groups: &Groups,
         extra: &ExtraVars,
     ) -> Result<TemplateContext, PlaybookError> {
         let mut vars = host.vars.clone();
@@ -112,16 +139,6 @@ impl TemplateContext {
             ),
             ("group_names", Json::from(host.groups.clone())),
             (
-                "groups",
-                Json::Object(
-                    inventory
-                        .group_members()
-                        .into_iter()
-                        .map(|(g, h)| (g, Json::from(h)))
-                        .collect(),
-                ),
-            ),
-            (
                 "playbook_dir",
                 Json::String(playbook.dir().display().to_string()),
             ),
@@ -133,17 +150,32 @@ impl TemplateContext {
         for (k, v) in magic {
             vars.insert(k.to_string(), v);
         }
+        // `groups` lives only in the minijinja context.
+        vars.remove("groups");
         let mut ctx = TemplateContext {
             vars,
+            ctx: minijinja::Value::UNDEFINED,
+            groups: groups.0.clone(),
             locations,
             env: environment(),
             scope: format!("play `{}`, host `{}`", play.name, host.name),
         };
+        ctx.rebuild();
         ctx.resolve(&play.location)?;
         Ok(ctx)
     }
 
-    /// The variables after resolution.
+    fn rebuild(&mut self) {
+        let mut m: BTreeMap<String, minijinja::Value> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), minijinja::Value::from_serialize(v)))
+            .collect();
+        m.insert("groups".to_string(), self.groups.clone());
+        self.ctx = minijinja::Value::from(m);
+    }
+
+    /// The variables after resolution (without `groups`, which is only in the template context).
     pub fn vars(&self) -> &Map<String, Json> {
         &self.vars
     }
@@ -162,6 +194,7 @@ impl TemplateContext {
             }
             let mut progressed = false;
             last_error = None;
+            let mut updates = Vec::new();
             for k in pending {
                 let Some(value) = self.vars.get(&k).cloned() else {
                     continue;
@@ -171,7 +204,7 @@ impl TemplateContext {
                         if new != value {
                             progressed = true;
                         }
-                        self.vars.insert(k, new);
+                        updates.push((k, new));
                     }
                     Err(e) => {
                         if last_error.is_none() {
@@ -180,6 +213,10 @@ impl TemplateContext {
                     }
                 }
             }
+            for (k, v) in updates {
+                self.vars.insert(k, v);
+            }
+            self.rebuild();
             if !progressed {
                 break;
             }
@@ -254,7 +291,7 @@ impl TemplateContext {
         let fail = |e| (e, s.to_string());
         if let Some(expr) = single_expression(s) {
             let compiled = self.env.compile_expression(expr).map_err(fail)?;
-            let value = compiled.eval(&self.vars).map_err(fail)?;
+            let value = compiled.eval(&self.ctx).map_err(fail)?;
             if value.is_undefined() {
                 return Err(fail(minijinja::Error::new(
                     ErrorKind::UndefinedError,
@@ -269,7 +306,7 @@ impl TemplateContext {
             });
         }
         self.env
-            .render_str(s, &self.vars)
+            .render_str(s, &self.ctx)
             .map(Json::String)
             .map_err(fail)
     }
@@ -278,7 +315,7 @@ impl TemplateContext {
     fn eval_condition(&self, expr: &str) -> Result<bool, (minijinja::Error, String)> {
         let fail = |e| (e, format!("{{{{ {expr} }}}}"));
         let compiled = self.env.compile_expression(expr).map_err(fail)?;
-        let value = compiled.eval(&self.vars).map_err(fail)?;
+        let value = compiled.eval(&self.ctx).map_err(fail)?;
         if value.is_undefined() {
             return Err(fail(minijinja::Error::new(
                 ErrorKind::UndefinedError,
@@ -294,7 +331,7 @@ impl TemplateContext {
             Ok(t) => t.undeclared_variables(false).into_iter().collect(),
             Err(_) => Vec::new(),
         };
-        names.retain(|n| !self.vars.contains_key(n));
+        names.retain(|n| !self.vars.contains_key(n) && n != "groups");
         names.sort();
         names
     }

@@ -5,7 +5,9 @@
 
 use std::path::PathBuf;
 
-use corsfleet_playbook::{ExtraVars, Playbook, PlaybookError, TemplateContext, template_with};
+use corsfleet_playbook::{
+    ExtraVars, Groups, Playbook, PlaybookError, TemplateContext, template_with,
+};
 
 use crate::exit::{CliError, Outcome};
 
@@ -28,6 +30,7 @@ pub fn run(args: ValidateArgs) -> Result<Outcome, CliError> {
     let extra = ExtraVars::parse(&args.extra_vars).map_err(one)?;
     let inventory = super::inventory::load(&args.inventory)?;
     let playbook = Playbook::load(&args.playbook).map_err(|e| many(e.0))?;
+    let groups = Groups::new(&inventory);
     let mut errors: Vec<PlaybookError> = Vec::new();
     let mut checked = 0usize;
     for play in &playbook.plays {
@@ -53,7 +56,7 @@ pub fn run(args: ValidateArgs) -> Result<Outcome, CliError> {
                 }
             };
             let host = &host;
-            let ctx = match TemplateContext::new(&playbook, play, host, &inventory, &extra) {
+            let ctx = match TemplateContext::with_groups(&playbook, play, host, &groups, &extra) {
                 Ok(c) => c,
                 Err(e) => {
                     errors.push(e);
