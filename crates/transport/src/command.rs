@@ -17,7 +17,7 @@
 
 use base64::Engine as _;
 
-use crate::TransportError;
+use crate::{ExecOutput, TransportError};
 
 /// cmd.exe's maximum command-line length.
 pub const MAX_CMD_LINE: usize = 8191;
@@ -143,7 +143,56 @@ fn cmd_line(cmd: &RemoteCommand) -> Result<String, TransportError> {
         check_token(i + 1, a, true)?;
         parts.push(win32_quote(a));
     }
-    Ok(parts.join(" "))
+    let line = parts.join(" ");
+    if !cmd.wait_gui {
+        return Ok(line);
+    }
+    // Echo the waited program's exit code: an SSH exit status can lose it (a POSIX server
+    // keeps 8 bits, so MSI's 1618 would arrive as 82). `!ERRORLEVEL!` needs delayed
+    // expansion (`/v:on`); arguments can't contain `!` (refused above). `cmd /c "…"` strips
+    // the outer quotes and keeps the inner ones.
+    Ok(format!(
+        "cmd /v:on /c \"{line} & echo {EXIT_MARKER}!ERRORLEVEL!\""
+    ))
+}
+
+/// Prefix of the line a cmd.exe-wrapped GUI program's exit code is echoed on.
+pub const EXIT_MARKER: &str = "corsfleet-exit=";
+
+/// Take the echoed exit code of a cmd.exe-wrapped GUI program out of its output; every other
+/// command keeps the exit status the transport saw. A wrapped command without the marker
+/// never ran to its end: that is an error, never exit code 0.
+pub(crate) fn settle_exit(
+    cmd: &RemoteCommand,
+    shell: RemoteShell,
+    mut out: ExecOutput,
+) -> Result<ExecOutput, TransportError> {
+    if !(cmd.wait_gui && shell == RemoteShell::Cmd) {
+        return Ok(out);
+    }
+    let marker = out
+        .stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix(EXIT_MARKER).map(str::to_owned));
+    let code = marker.as_deref().and_then(|m| m.trim().parse::<i32>().ok());
+    match code {
+        Some(code) => {
+            out.stdout = out
+                .stdout
+                .split_inclusive('\n')
+                .filter(|l| !l.trim().starts_with(EXIT_MARKER))
+                .collect();
+            out.exit_code = code;
+            Ok(out)
+        }
+        None => Err(TransportError::NoExitStatus {
+            detail: format!(
+                "{} ended without reporting its exit code (status {})",
+                cmd.program, out.exit_code
+            ),
+        }),
+    }
 }
 
 /// Refuse characters that cannot be passed literally. `cmd` adds cmd.exe's metacharacters.
@@ -227,7 +276,7 @@ mod tests {
     fn cmd_waits_for_msiexec() {
         assert_eq!(
             ok(command_line(&msi(), RemoteShell::Cmd)),
-            r#"start "" /wait msiexec /i C:\corsfleet\IISCORS_amd64.msi /qn /norestart /l*v C:\corsfleet\install.log"#
+            r#"cmd /v:on /c "start "" /wait msiexec /i C:\corsfleet\IISCORS_amd64.msi /qn /norestart /l*v C:\corsfleet\install.log & echo corsfleet-exit=!ERRORLEVEL!""#
         );
     }
 
@@ -366,5 +415,37 @@ mod tests {
                 Err(TransportError::UnsafeArgument { index: 1, .. })
             ));
         }
+    }
+
+    #[test]
+    fn the_echoed_exit_code_wins_and_a_missing_one_is_an_error() {
+        let gui = RemoteCommand::gui("msiexec", ["/i", "x.msi"]);
+        let out = |stdout: &str, code| ExecOutput {
+            exit_code: code,
+            stdout: stdout.to_owned(),
+            stderr: String::new(),
+        };
+        let settled = settle_exit(
+            &gui,
+            RemoteShell::Cmd,
+            out("noise\r\ncorsfleet-exit=1618\r\n", 0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (settled.exit_code, settled.stdout.as_str()),
+            (1618, "noise\r\n")
+        );
+        assert!(matches!(
+            settle_exit(&gui, RemoteShell::Cmd, out("", 0)),
+            Err(TransportError::NoExitStatus { .. })
+        ));
+        // Plain commands and PowerShell keep the transport's exit status.
+        let plain = RemoteCommand::new("reg", ["query"]);
+        let kept = settle_exit(&plain, RemoteShell::Cmd, out("corsfleet-exit=5", 1))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(kept.exit_code, 1);
+        let kept = settle_exit(&gui, RemoteShell::PowerShell, out("", 3010))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(kept.exit_code, 3010);
     }
 }

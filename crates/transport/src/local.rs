@@ -153,7 +153,8 @@ fn map_not_found(path: &WinPath, op: &'static str, e: io::Error) -> TransportErr
 impl Transport for LocalTransport {
     fn exec(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
         let line = command_line(cmd, RemoteShell::Cmd)?;
-        self.executor.run(&line)
+        let out = self.executor.run(&line)?;
+        crate::command::settle_exit(cmd, RemoteShell::Cmd, out)
     }
 
     fn read_file(&self, path: &WinPath) -> Result<Vec<u8>, TransportError> {
@@ -271,9 +272,10 @@ mod tests {
                 .lock()
                 .map_err(|_| TransportError::Poisoned)?
                 .push(command_line.to_owned());
+            // Like cmd.exe: the wrapper echoes the waited program's code and exits 0.
             Ok(ExecOutput {
-                exit_code: 3010,
-                stdout: String::new(),
+                exit_code: 0,
+                stdout: "corsfleet-exit=3010\r\n".to_owned(),
                 stderr: String::new(),
             })
         }
@@ -383,7 +385,9 @@ mod tests {
         let lines = rec.lines.lock().map(|l| l.clone()).unwrap_or_default();
         assert_eq!(
             lines,
-            [r#"start "" /wait msiexec /i C:\corsfleet\x.msi /qn"#]
+            [
+                r#"cmd /v:on /c "start "" /wait msiexec /i C:\corsfleet\x.msi /qn & echo corsfleet-exit=!ERRORLEVEL!""#
+            ]
         );
     }
 

@@ -534,7 +534,8 @@ fn is_timeout(e: &ssh2::Error) -> bool {
 impl Transport for SshTransport {
     fn exec(&self, cmd: &RemoteCommand) -> Result<ExecOutput, TransportError> {
         let line = command_line(cmd, self.shell)?;
-        self.exec_raw(&line)
+        let out = self.exec_raw(&line)?;
+        crate::command::settle_exit(cmd, self.shell, out)
     }
 
     fn read_file(&self, path: &WinPath) -> Result<Vec<u8>, TransportError> {
