@@ -247,3 +247,26 @@ fn validate_limit_and_bad_playbook() {
             "pb.yml:5:9: unknown parameter `min_iis` for module `iis_facts`",
         ));
 }
+
+#[test]
+fn validate_prints_policy_warnings_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let pb = dir.path().join("pb.yml");
+    std::fs::write(&pb, "- hosts: loggers\n  tasks:\n    - web_config_cors:\n        origins: [\"https://finesse-a.lab.local:443\"]\n").unwrap();
+    let assert = corsfleet()
+        .args(["validate"])
+        .arg(&pb)
+        .args(["-i", "inventory/lab.yml"])
+        .assert()
+        .success();
+    let stderr = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("pb.yml:3:7:") && warnings[0].contains("default port"),
+        "{stderr}"
+    );
+}

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use corsfleet_playbook::{
-    ExtraVars, Groups, Playbook, PlaybookError, TemplateContext, template_with,
+    ExtraVars, Groups, ModuleArgs, Playbook, PlaybookError, TemplateContext, template_with,
 };
 
 use crate::exit::{CliError, Outcome};
@@ -33,6 +33,7 @@ pub fn run(args: ValidateArgs) -> Result<Outcome, CliError> {
     let groups = Groups::new(&inventory);
     let mut errors: Vec<PlaybookError> = Vec::new();
     let mut checked = 0usize;
+    let mut warnings: Vec<String> = Vec::new();
     for play in &playbook.plays {
         let hosts = match inventory.select_with_limit(&play.hosts, args.limit.as_deref()) {
             Ok(h) => h,
@@ -76,17 +77,38 @@ pub fn run(args: ValidateArgs) -> Result<Outcome, CliError> {
             }
             for task in &play.tasks {
                 checked += 1;
-                if let Err(errs) = template_with(&ctx, &playbook, play, task) {
-                    errors.extend(errs);
+                match template_with(&ctx, &playbook, play, task) {
+                    Ok(t) => {
+                        // Allowed but probably unintended (e.g. an origin naming port 443).
+                        if let ModuleArgs::WebConfigCors(a) = &t.args
+                            && let Ok(found) = a.policy.validate()
+                        {
+                            for w in found {
+                                let line = format!("{}: {w}", t.location);
+                                if !warnings.contains(&line) {
+                                    warnings.push(line);
+                                }
+                            }
+                        }
+                    }
+                    Err(errs) => errors.extend(errs),
                 }
             }
         }
     }
+    print_warnings(&warnings);
     if errors.is_empty() {
         report_ok(&playbook, checked);
         Ok(Outcome::Success)
     } else {
         Err(many(errors))
+    }
+}
+
+#[allow(clippy::print_stderr)]
+fn print_warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
     }
 }
 
