@@ -28,13 +28,14 @@ INVENTORY="$("$SIM_DIR/up.sh" "$N" | tail -n1)"
 log "up.sh $N took $((SECONDS - t0))s; inventory $INVENTORY"
 
 # Value of KEY in HOST's block of the inventory up.sh wrote (one scalar per
-# line, paths plain or double-quoted); enough for this file's fixed layout.
+# line, paths plain or double-quoted); enough for that file's fixed layout.
 inv() {
     local v
-    v="$(awk -v host="        $1:" -v key="          $2: " '
-        $0 == host { inside = 1; next }
-        inside && /^        [^ ]/ { inside = 0 }
-        inside && index($0, key) == 1 { print substr($0, length(key) + 1); exit }
+    v="$(awk -v host="$1:" -v key="$2:" '
+        function indent(s) { match(s, /^ */); return RLENGTH }
+        !inside && $1 == host && NF == 1 { inside = 1; depth = indent($0); next }
+        inside && indent($0) <= depth { exit }
+        inside && $1 == key { sub(/^ *[^:]*: */, ""); print; exit }
     ' "$INVENTORY")"
     v="${v#\"}"
     v="${v%\"}"

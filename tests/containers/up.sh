@@ -13,7 +13,8 @@
 #   sim-I-ca.pem      each container's test CA (its server cert names sim-I,
 #                     localhost and 127.0.0.1)
 #   IISCORS_amd64.msi a test MSI from `ucce-sim make-msi`, and its SHA-256
-#   inventory.yml     hosts sim-1..sim-N in group sims, all connection vars
+#   inventory.yml     hosts sim-1..sim-N in group sims (children loggers and
+#                     distributors, by side pair), all connection vars
 # The inventory's absolute path is the last line printed on stdout.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -114,25 +115,43 @@ q() {
 }
 
 INVENTORY="$RUN_DIR/inventory.yml"
+# Hosts come in side pairs (a, b) and alternate roles by pair: sim-1/sim-2
+# loggers, sim-3/sim-4 distributors, ... so the shipped playbook (hosts:
+# loggers:distributors, batch_by: side) runs unchanged against the lab.
+host_vars() { # index
+    local i="$1" side=a
+    [ $((i % 2)) -eq 0 ] && side=b
+    printf '            sim-%s:\n' "$i"
+    printf '              ansible_host: 127.0.0.1\n'
+    printf '              ansible_connection: ssh\n'
+    printf '              ansible_shell_type: cmd\n'
+    printf '              ansible_port: %s\n' "${SSH_PORT[i]}"
+    printf '              ansible_user: %s\n' "$(q "$SIM_USER")"
+    printf '              ansible_ssh_private_key_file: %s\n' "$(q "$KEY")"
+    printf '              corsfleet_known_hosts: %s\n' "$(q "$KNOWN_HOSTS")"
+    printf '              corsfleet_https_port: %s\n' "${HTTPS_PORT[i]}"
+    printf '              corsfleet_ca_file: %s\n' "$(q "$RUN_DIR/sim-$i-ca.pem")"
+    printf '              corsfleet_tls_server_name: sim-%s\n' "$i"
+    printf '              side: %s\n' "$side"
+}
+role_hosts() { # 0 = loggers, 1 = distributors
+    local i any=0
+    for i in $(seq 1 "$N"); do
+        if [ $(((i - 1) / 2 % 2)) -eq "$1" ]; then
+            host_vars "$i"
+            any=1
+        fi
+    done
+    # An empty group still exists, so `loggers:distributors` resolves with N=2.
+    [ "$any" = 1 ] || printf '            {}\n'
+}
 {
     printf '# Written by tests/containers/up.sh %s: ucce-sim containers on 127.0.0.1.\n' "$N"
-    printf 'all:\n  children:\n    sims:\n      hosts:\n'
-    for i in $(seq 1 "$N"); do
-        side=a
-        [ $((i % 2)) -eq 0 ] && side=b
-        printf '        sim-%s:\n' "$i"
-        printf '          ansible_host: 127.0.0.1\n'
-        printf '          ansible_connection: ssh\n'
-        printf '          ansible_shell_type: cmd\n'
-        printf '          ansible_port: %s\n' "${SSH_PORT[i]}"
-        printf '          ansible_user: %s\n' "$(q "$SIM_USER")"
-        printf '          ansible_ssh_private_key_file: %s\n' "$(q "$KEY")"
-        printf '          corsfleet_known_hosts: %s\n' "$(q "$KNOWN_HOSTS")"
-        printf '          corsfleet_https_port: %s\n' "${HTTPS_PORT[i]}"
-        printf '          corsfleet_ca_file: %s\n' "$(q "$RUN_DIR/sim-$i-ca.pem")"
-        printf '          corsfleet_tls_server_name: sim-%s\n' "$i"
-        printf '          side: %s\n' "$side"
-    done
+    printf 'all:\n  children:\n    sims:\n      children:\n'
+    printf '        loggers:\n          hosts:\n'
+    role_hosts 0
+    printf '        distributors:\n          hosts:\n'
+    role_hosts 1
     printf '      vars:\n'
     printf '        finesse_origins:\n'
     printf '          - https://finesse-a.lab.local:8445\n'
