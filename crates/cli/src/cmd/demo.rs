@@ -247,7 +247,10 @@ impl Lab {
             accept_new_host_keys: false,
             output: OutputFormat::Text,
         };
-        let job = Job::resolve(&common, mode, true, false)?;
+        let mut job = Job::resolve(&common, mode, true, false)?;
+        // Name the shipped files the demo embeds, not its temporary copies.
+        job.options.playbook = "playbooks/enable-cors.yml (embedded)".to_string();
+        job.options.inventory = vec!["inventory/lab.yml (embedded, + simulator host_vars)".to_string()];
         let sinks = Sinks {
             report_dir: common.report_dir.clone(),
             events: None,
