@@ -29,7 +29,8 @@ fn filler(nl: &'static str) -> impl Strategy<Value = String> {
 
 fn attr(name: &str, value: &str, single: bool) -> String {
     if single {
-        format!("{name}='{value}'")
+        // Spaces around `=` are allowed by XML and by IIS.
+        format!("{name} = '{value}'")
     } else {
         format!("{name}=\"{value}\"")
     }
