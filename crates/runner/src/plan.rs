@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use corsfleet_inventory::{ConnectionSpec, Host, Inventory};
-use corsfleet_playbook::{ExtraVars, Playbook, Task, template_task};
+use corsfleet_playbook::{ExtraVars, Groups, Playbook, Task, TemplateContext, template_with};
 
 /// A fully templated run: nothing left to decide but scheduling.
 #[derive(Debug, Clone)]
@@ -55,6 +55,7 @@ pub fn plan(
         },
         None => None,
     };
+    let groups = Groups::new(inventory);
     let mut plays = Vec::new();
     let mut all_hosts: Vec<String> = Vec::new();
     for play in &playbook.plays {
@@ -101,11 +102,17 @@ pub fn plan(
         let mut planned: BTreeMap<String, PlannedHost> = BTreeMap::new();
         for host in &selected {
             let mut tasks = Vec::new();
-            for spec in &play.tasks {
-                match template_task(playbook, play, spec, host, inventory, extra) {
-                    Ok(task) => tasks.push(task),
-                    Err(err) => messages.push(err.to_string()),
+            // One context per host and play: building it is the expensive part.
+            match TemplateContext::with_groups(playbook, play, host, &groups, extra) {
+                Ok(ctx) => {
+                    for spec in &play.tasks {
+                        match template_with(&ctx, playbook, play, spec) {
+                            Ok(task) => tasks.push(task),
+                            Err(errs) => messages.extend(errs.iter().map(ToString::to_string)),
+                        }
+                    }
                 }
+                Err(err) => messages.push(err.to_string()),
             }
             planned.insert(
                 host.name.clone(),

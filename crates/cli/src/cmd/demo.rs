@@ -250,7 +250,8 @@ impl Lab {
         let mut job = Job::resolve(&common, mode, true, false)?;
         // Name the shipped files the demo embeds, not its temporary copies.
         job.options.playbook = "playbooks/enable-cors.yml (embedded)".to_string();
-        job.options.inventory = vec!["inventory/lab.yml (embedded, + simulator host_vars)".to_string()];
+        job.options.inventory =
+            vec!["inventory/lab.yml (embedded, + simulator host_vars)".to_string()];
         let sinks = Sinks {
             report_dir: common.report_dir.clone(),
             events: None,

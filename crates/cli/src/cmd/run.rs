@@ -285,13 +285,11 @@ impl Connector for CliConnector {
     fn connect(&self, host: &str, spec: &ConnectionSpec) -> Result<Arc<dyn Transport>, String> {
         match spec.kind {
             ConnectionKind::Local => {
-                if let Some(root) = &spec.local_root {
-                    if !root.is_dir() {
-                        return Err(format!(
-                            "{host}: local root {} is not a folder",
-                            root.display()
-                        ));
-                    }
+                if let Some(root) = spec.local_root.as_ref().filter(|r| !r.is_dir()) {
+                    return Err(format!(
+                        "{host}: local root {} is not a folder",
+                        root.display()
+                    ));
                 }
                 Ok(local_transport(spec))
             }
