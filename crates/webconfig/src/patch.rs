@@ -694,7 +694,7 @@ fn verify(bytes: &[u8], policy: &CorsPolicy) -> Result<(), PatchError> {
     let Target::Cors(c) = read::locate(&doc, policy.location.as_deref()) else {
         return Err(fail("no <cors> section in the output".into()));
     };
-    let found = read::read_section(&doc, c, policy.location.as_deref())
+    let found = read::read_section(&doc, c, policy.location.as_deref(), Some(&policy.origins))
         .map_err(|e| fail(format!("output section unreadable: {e}")))?;
     if found.enabled != policy.enabled
         || found.fail_unlisted_origins != policy.fail_unlisted_origins

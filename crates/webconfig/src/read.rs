@@ -180,16 +180,30 @@ pub(crate) fn read_rule(doc: &Doc<'_>, add: usize) -> Result<OriginRule, PatchEr
 
 /// The `<cors>` element at `cors` as IIS sees it. A later `<add>` with the same origin replaces
 /// an earlier one (IIS itself would refuse the duplicate with HTTP 500.19).
+///
+/// With `only: Some(origins)`, rules for other origins that cannot be read are skipped instead
+/// of failing: the engine's self-check must not blame the patch for a rule it does not manage.
 pub(crate) fn read_section(
     doc: &Doc<'_>,
     cors: usize,
     location: Option<&str>,
+    only: Option<&[OriginRule]>,
 ) -> Result<CorsPolicy, PatchError> {
     let mut origins: Vec<OriginRule> = Vec::new();
     for &c in &doc.elems[cors].children {
         match doc.local(c) {
             b"add" => {
-                let rule = read_rule(doc, c)?;
+                let rule = match (read_rule(doc, c), only) {
+                    (Ok(rule), _) => rule,
+                    (Err(e), None) => return Err(e),
+                    (Err(e), Some(managed)) => {
+                        let origin = doc.attr_value(c, b"origin").unwrap_or_default();
+                        if managed.iter().any(|m| m.origin == origin) {
+                            return Err(e);
+                        }
+                        continue;
+                    }
+                };
                 match origins.iter().position(|r| r.origin == rule.origin) {
                     Some(i) => origins[i] = rule,
                     None => origins.push(rule),
@@ -217,7 +231,7 @@ pub(crate) fn read_section(
 pub fn read_cors(input: &[u8], location: Option<&str>) -> Result<Option<CorsPolicy>, PatchError> {
     let doc = Doc::parse(input)?;
     match locate(&doc, location) {
-        Target::Cors(c) => read_section(&doc, c, location).map(Some),
+        Target::Cors(c) => read_section(&doc, c, location, None).map(Some),
         _ => Ok(None),
     }
 }

@@ -298,3 +298,18 @@ fn unified_diff_is_empty_for_equal_input() {
     assert_eq!(unified_diff(b"a\n", b"a\n", "x"), "");
     assert!(unified_diff(b"a\n", b"b\n", "x").contains("-a\n+b\n"));
 }
+
+#[test]
+fn unreadable_unmanaged_rule_is_left_alone() {
+    let lf = "<configuration>\n  <system.webServer>\n    <cors enabled=\"true\">\n      <add origin=\"https://other.example.com\" allowed=\"maybe\" />\n      <add allowed=\"true\" />\n    </cors>\n  </system.webServer>\n</configuration>\n";
+    let out = patch(lf.as_bytes(), &policy(&[FIN_A])).expect("patches around the bad rules");
+    let text = String::from_utf8_lossy(&out.bytes);
+    assert!(text.contains("<add origin=\"https://other.example.com\" allowed=\"maybe\" />"));
+    assert!(text.contains("<add allowed=\"true\" />"));
+    assert!(!patch(&out.bytes, &policy(&[FIN_A])).expect("again").changed);
+    // `show` (strict) still reports the broken rule, as IIS would.
+    assert!(matches!(
+        read_cors(&out.bytes, None),
+        Err(PatchError::InvalidValue { line: 4, .. })
+    ));
+}
