@@ -118,8 +118,12 @@ async fn demo(args: DemoArgs) -> Result<Outcome, CliError> {
 
 /// What each stage must show; printed so a newcomer sees what was proven.
 fn expectations(reports: &[RunReport]) -> Vec<(bool, String)> {
-    let statuses = |r: &RunReport| -> Vec<(String, HostStatus)> {
-        r.hosts.iter().map(|h| (h.name.clone(), h.status)).collect()
+    let statuses = |r: &RunReport| -> String {
+        r.hosts
+            .iter()
+            .map(|h| format!("{} {}", h.name, crate::progress::host_word(h.status)))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let all = |r: &RunReport, s: HostStatus| {
         r.hosts.len() == HOSTS.len() && r.hosts.iter().all(|h| h.status == s)
@@ -128,11 +132,11 @@ fn expectations(reports: &[RunReport]) -> Vec<(bool, String)> {
     if let [rollout, verify, drift, fix] = reports {
         checks.push((
             all(rollout, HostStatus::Changed),
-            format!("rollout changed all 4 hosts: {:?}", statuses(rollout)),
+            format!("rollout: {}", statuses(rollout)),
         ));
         checks.push((
             all(verify, HostStatus::Compliant),
-            "audit: all 4 hosts compliant".to_string(),
+            format!("audit: {}", statuses(verify)),
         ));
         let drifted: Vec<&str> = drift
             .hosts
@@ -142,7 +146,7 @@ fn expectations(reports: &[RunReport]) -> Vec<(bool, String)> {
             .collect();
         checks.push((
             drifted == [PATCHED_HOST],
-            format!("audit after the CCE patch: drifted = {drifted:?}"),
+            format!("audit after the CCE patch: {}", statuses(drift)),
         ));
         let changed: Vec<&str> = fix
             .hosts
@@ -157,7 +161,7 @@ fn expectations(reports: &[RunReport]) -> Vec<(bool, String)> {
             .all(|h| h.status == HostStatus::Ok);
         checks.push((
             changed == [PATCHED_HOST] && rest_ok,
-            format!("second rollout changed only {changed:?}"),
+            format!("second rollout: {}", statuses(fix)),
         ));
     }
     checks
