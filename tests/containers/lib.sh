@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the settings are used by the scripts that source this file
 # Shared settings and helpers for the ucce-sim container lab scripts.
 #
 # Sourced by build.sh, up.sh, down.sh and smoke.sh so that they agree on image
