@@ -37,6 +37,11 @@ KNOWN_HOSTS="$RUN_DIR/known_hosts"
 ssh-keygen -q -t ed25519 -N '' -C "corsfleet-sim-test" -f "$KEY"
 : >"$KNOWN_HOSTS"
 
+# A half-started lab is removed (after its logs were printed) so a failed run
+# leaks no containers; SIM_KEEP_ON_FAILURE=1 keeps it for a post-mortem.
+started_ok=0
+trap '[ "$started_ok" = 1 ] || [ -n "${SIM_KEEP_ON_FAILURE:-}" ] || "$SIM_DIR/down.sh" >/dev/null 2>&1 || true' EXIT
+
 declare -a SSH_PORT HTTPS_PORT
 for i in $(seq 1 "$N"); do
     docker run -d --init \
@@ -160,5 +165,6 @@ role_hosts() { # 0 = loggers, 1 = distributors
     printf '        cors_msi_sha256: %s\n' "$MSI_SHA256"
 } >"$INVENTORY"
 
+started_ok=1
 log "$N container(s) up in $((SECONDS - t_start))s; run folder $RUN_DIR"
 printf '%s\n' "$INVENTORY"
