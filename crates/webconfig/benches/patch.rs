@@ -12,7 +12,7 @@ fn input() -> Vec<u8> {
     let stock = include_str!("../../../examples/web.config");
     let mut extra = String::new();
     let mut i = 0;
-    while stock.len() + extra.len() < 2048 - 120 {
+    while stock.len() + extra.len() < 2048 {
         extra.push_str(&format!(
             "        <!-- static content {i} -->\r\n        <staticContent><mimeMap fileExtension=\".x{i}\" mimeType=\"application/x-{i}\" /></staticContent>\r\n"
         ));

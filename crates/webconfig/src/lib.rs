@@ -3,9 +3,9 @@
 //! it was, and reads that section back for `show` and drift audits.
 //!
 //! The algorithm, the cases handled and the guarantees are documented in `docs/webconfig.md`.
-//! In short: quick-xml indexes the document with byte offsets ([`doc`](crate) module), the
-//! engine computes byte splices inside the managed section, and the result is re-parsed and
-//! read back before it is returned.
+//! In short: quick-xml indexes the document with byte offsets (`doc.rs`), the engine computes
+//! byte splices inside the managed section (`patch.rs`), and the result is re-parsed and read
+//! back (`read.rs`) before it is returned. Serde field names are snake_case.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod doc;
