@@ -313,3 +313,44 @@ fn unreadable_unmanaged_rule_is_left_alone() {
         Err(PatchError::InvalidValue { line: 4, .. })
     ));
 }
+
+#[test]
+fn unusual_shapes_are_handled() {
+    let p = policy(&[FIN_A]);
+    // Root only, self-closing: one line stays one line.
+    let out = check(b"<configuration/>", &p);
+    assert!(out.starts_with(b"<configuration><system.webServer><cors "));
+    // `<system.webServer />` with a space before `/>`.
+    let out = check(
+        b"<configuration>\n  <system.webServer />\n</configuration>\n",
+        &p,
+    );
+    assert!(String::from_utf8_lossy(&out).contains("  <system.webServer>\n    <cors "));
+    // Children of <configuration> not indented: siblings decide, the unit comes from deeper.
+    let src = "<configuration>\n<appSettings>\n\t<add key=\"a\" value=\"b\"/>\n</appSettings>\n</configuration>\n";
+    let out = check(src.as_bytes(), &p);
+    assert!(String::from_utf8_lossy(&out).contains("\n<system.webServer>\n\t<cors "));
+    // A self-closing <location> is opened.
+    let mut scoped = p.clone();
+    scoped.location = Some("unifiedconfig".into());
+    let out = check(
+        b"<configuration>\n  <location path=\"unifiedconfig\"/>\n</configuration>\n",
+        &scoped,
+    );
+    assert!(
+        String::from_utf8_lossy(&out)
+            .contains("  <location path=\"unifiedconfig\">\n    <system.webServer>\n      <cors ")
+    );
+}
+
+#[test]
+fn escaped_origin_in_the_file_matches_without_a_rewrite() {
+    let p = policy(&[FIN_A]);
+    let first = check(STOCK.as_bytes(), &p);
+    let escaped = String::from_utf8_lossy(&first).replace(
+        "origin=\"https://fin-a.example.com:8445\"",
+        "origin=\"https&#58;//fin-a.example.com:8445\"",
+    );
+    let again = patch(escaped.as_bytes(), &p).expect("patches");
+    assert!(!again.changed, "{:?}", again.drift);
+}
