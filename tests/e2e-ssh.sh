@@ -35,6 +35,8 @@ expect "second run: hosts ok" "$(status_count "$work/run2/report.json" ok)" 4
 expect "verify: hosts compliant" "$(status_count "$work/verify/report.json" compliant)" 4
 
 # A changed host key: replace sim-1's key in a copy of known_hosts with another key.
+# The playbook's max_fail_percentage: 0 counts the unreachable host as a failure, so the run
+# stops after the first batch: exit 5 (aborted), sim-1 unreachable, side B never touched.
 known_hosts=$(python3 -c 'import sys,re; t=open(sys.argv[1]).read(); print(re.search(r"corsfleet_known_hosts:\s*\"?([^\"\n]+)", t).group(1))' "$inventory")
 ssh-keygen -q -t ed25519 -N '' -f "$work/imposter" >/dev/null
 cp "$known_hosts" "$work/known_hosts"
@@ -46,12 +48,13 @@ out = [f"{first} {pub[0]} {pub[1]}" if l.startswith(first + " ") else l for l in
 open(path, "w").write("\n".join(out) + "\n")
 PY
 sed "s#$known_hosts#$work/known_hosts#g" "$inventory" > "$work/inventory-changed-key.yml"
-target=$(python3 -c 'import sys; print(sys.argv[1])' "$(grep -m1 -oE '\[127\.0\.0\.1\]:[0-9]+' "$known_hosts")")
+target=$(grep -m1 -oE '\[127\.0\.0\.1\]:[0-9]+' "$known_hosts")
 set +e
 "$bin" run playbooks/enable-cors.yml -i "$work/inventory-changed-key.yml" --no-progress --report-dir "$work/changed-key" 2> "$work/changed-key.err"; code=$?
 set -e
-expect "changed host key: exit code" "$code" 4
+expect "changed host key: exit code" "$code" 5
 expect "changed host key: unreachable hosts" "$(status_count "$work/changed-key/report.json" unreachable)" 1
+expect "changed host key: side B skipped" "$(status_count "$work/changed-key/report.json" skipped)" 2
 grep -qi "host key" "$work/changed-key.err" || { echo "e2e FAILED: no host-key message for $target" >&2; cat "$work/changed-key.err" >&2; exit 1; }
 echo "e2e ok: changed host key for $target refused"
 echo "e2e: all checks passed"
