@@ -103,6 +103,54 @@ pub(crate) fn temp_name(target_name: &str) -> String {
 /// Size of the chunks uploads are written and reported in.
 pub(crate) const CHUNK: usize = 64 * 1024;
 
+/// Open a local file for upload: the file and its size.
+pub(crate) fn open_upload(local: &Path) -> Result<(std::fs::File, u64), TransportError> {
+    let err = |op: &'static str| {
+        move |source: std::io::Error| TransportError::Io {
+            op,
+            path: local.display().to_string(),
+            source,
+        }
+    };
+    let src = std::fs::File::open(local).map_err(err("open"))?;
+    let total = src.metadata().map_err(err("stat"))?.len();
+    Ok((src, total))
+}
+
+/// Copy an upload into the (temp) destination in [`CHUNK`]s, reporting `progress(done, total)`
+/// from 0 to `total`. Shared by every transport so progress means the same everywhere.
+pub(crate) fn copy_with_progress(
+    src: &mut std::fs::File,
+    local: &Path,
+    dest: &mut dyn std::io::Write,
+    remote: &WinPath,
+    total: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), TransportError> {
+    use std::io::Read as _;
+    let mut buf = vec![0u8; CHUNK];
+    let mut done = 0u64;
+    progress(0, total);
+    loop {
+        let n = src.read(&mut buf).map_err(|source| TransportError::Io {
+            op: "read",
+            path: local.display().to_string(),
+            source,
+        })?;
+        if n == 0 {
+            return Ok(());
+        }
+        dest.write_all(&buf[..n])
+            .map_err(|source| TransportError::Io {
+                op: "upload to",
+                path: remote.to_string(),
+                source,
+            })?;
+        done += n as u64;
+        progress(done, total);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

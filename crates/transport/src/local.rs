@@ -8,12 +8,12 @@
 //! line an SSH host would get.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::{
-    CHUNK, ExecOutput, FileStat, RemoteCommand, RemoteShell, Transport, TransportError, WinPath,
+    ExecOutput, FileStat, RemoteCommand, RemoteShell, Transport, TransportError, WinPath,
     command_line, temp_name,
 };
 
@@ -197,32 +197,9 @@ impl Transport for LocalTransport {
         remote: &WinPath,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(), TransportError> {
-        let local_err = |op: &'static str, source: io::Error| TransportError::Io {
-            op,
-            path: local.display().to_string(),
-            source,
-        };
-        let mut src = File::open(local).map_err(|e| local_err("open", e))?;
-        let total = src.metadata().map_err(|e| local_err("stat", e))?.len();
+        let (mut src, total) = crate::open_upload(local)?;
         self.replace_with(remote, &mut |f| {
-            let mut buf = vec![0u8; CHUNK];
-            let mut done = 0u64;
-            progress(0, total);
-            loop {
-                let n = src.read(&mut buf).map_err(|e| local_err("read", e))?;
-                if n == 0 {
-                    break;
-                }
-                f.write_all(&buf[..n])
-                    .map_err(|source| TransportError::Io {
-                        op: "write a temp file for",
-                        path: remote.to_string(),
-                        source,
-                    })?;
-                done += n as u64;
-                progress(done, total);
-            }
-            Ok(())
+            crate::copy_with_progress(&mut src, local, f, remote, total, progress)
         })
     }
 
@@ -366,7 +343,7 @@ mod tests {
         assert_eq!(t.read_file(&dest).ok(), Some(data));
         assert_eq!(seen.first(), Some(&(0, 200_000)));
         assert_eq!(seen.last(), Some(&(200_000, 200_000)));
-        assert_eq!(seen.len(), 1 + 200_000usize.div_ceil(CHUNK));
+        assert_eq!(seen.len(), 1 + 200_000usize.div_ceil(crate::CHUNK));
         assert_eq!(entries(&root.path().join("C:/corsfleet")), ["pkg.msi"]);
     }
 

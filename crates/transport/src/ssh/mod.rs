@@ -16,7 +16,6 @@
 mod known_hosts;
 mod posix_rename;
 
-use std::fs::File;
 use std::io::{self, Read as _, Write as _};
 use std::net::{TcpStream, ToSocketAddrs as _};
 use std::path::{Path, PathBuf};
@@ -26,7 +25,7 @@ use std::time::Duration;
 use ssh2::{ErrorCode, OpenFlags, OpenType, RenameFlags, Session, Sftp};
 
 use crate::{
-    CHUNK, ExecOutput, FileStat, RemoteCommand, RemoteShell, Transport, TransportError, WinPath,
+    ExecOutput, FileStat, RemoteCommand, RemoteShell, Transport, TransportError, WinPath,
     command_line, temp_name,
 };
 use posix_rename::{Outcome, PosixRename};
@@ -596,32 +595,9 @@ impl Transport for SshTransport {
         remote: &WinPath,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(), TransportError> {
-        let local_err = |op: &'static str, source: io::Error| TransportError::Io {
-            op,
-            path: local.display().to_string(),
-            source,
-        };
-        let mut src = File::open(local).map_err(|e| local_err("open", e))?;
-        let total = src.metadata().map_err(|e| local_err("stat", e))?.len();
+        let (mut src, total) = crate::open_upload(local)?;
         self.replace_with(remote, &mut |f| {
-            let mut buf = vec![0u8; CHUNK];
-            let mut done = 0u64;
-            progress(0, total);
-            loop {
-                let n = src.read(&mut buf).map_err(|e| local_err("read", e))?;
-                if n == 0 {
-                    break;
-                }
-                f.write_all(&buf[..n])
-                    .map_err(|source| TransportError::Io {
-                        op: "upload to",
-                        path: remote.to_string(),
-                        source,
-                    })?;
-                done += n as u64;
-                progress(done, total);
-            }
-            Ok(())
+            crate::copy_with_progress(&mut src, local, f, remote, total, progress)
         })
     }
 
