@@ -194,26 +194,11 @@ impl Bars {
 }
 
 pub fn task_word(status: TaskStatus) -> &'static str {
-    match status {
-        TaskStatus::Ok => "ok",
-        TaskStatus::Changed => "changed",
-        TaskStatus::Failed => "failed",
-        TaskStatus::Skipped => "skipped",
-        TaskStatus::Interrupted => "interrupted",
-    }
+    status.as_str()
 }
 
 pub fn host_word(status: HostStatus) -> &'static str {
-    match status {
-        HostStatus::Ok => "ok",
-        HostStatus::Changed => "changed",
-        HostStatus::Failed => "failed",
-        HostStatus::Unreachable => "unreachable",
-        HostStatus::Skipped => "skipped",
-        HostStatus::Interrupted => "interrupted",
-        HostStatus::Compliant => "compliant",
-        HostStatus::Drifted => "drifted",
-    }
+    status.as_str()
 }
 
 /// Ansible's colours: green ok/compliant, yellow changed/drifted, red failed/unreachable.

@@ -155,21 +155,7 @@ fn summary(report: &RunReport) -> Vec<(&'static str, String)> {
     if let Some(reason) = &report.aborted {
         rows.push(("Aborted", text::abort(reason)));
     }
-    let hosts: Vec<String> = [
-        ("ok", t.ok),
-        ("changed", t.changed),
-        ("compliant", t.compliant),
-        ("drifted", t.drifted),
-        ("failed", t.failed),
-        ("unreachable", t.unreachable),
-        ("skipped", t.skipped),
-        ("interrupted", t.interrupted),
-    ]
-    .iter()
-    .filter(|(_, n)| *n > 0)
-    .map(|(k, n)| format!("{n} {k}"))
-    .collect();
-    rows.push(("Hosts", format!("{} ({})", t.hosts, hosts.join(", "))));
+    rows.push(("Hosts", text::host_counts(report)));
     rows.push((
         "Tasks",
         format!(

@@ -55,7 +55,7 @@ pub fn render_markdown(report: &RunReport) -> String {
     if let Some(reason) = &report.aborted {
         let _ = writeln!(out, "- **Aborted:** {}", inline(&text::abort(reason)));
     }
-    let _ = writeln!(out, "- **Hosts:** {}", host_counts(report));
+    let _ = writeln!(out, "- **Hosts:** {}", text::host_counts(report));
     let _ = writeln!(
         out,
         "- **Tasks:** {} (ok={} changed={} failed={} skipped={} ignored={} unreachable={})",
@@ -199,29 +199,6 @@ fn outcome(report: &RunReport) -> &'static str {
         crate::model::ExitClass::Unreachable => "unreachable hosts",
         crate::model::ExitClass::Aborted => "aborted",
         crate::model::ExitClass::Interrupted => "interrupted",
-    }
-}
-
-fn host_counts(report: &RunReport) -> String {
-    let t = &report.totals;
-    let parts: Vec<String> = [
-        ("ok", t.ok),
-        ("changed", t.changed),
-        ("compliant", t.compliant),
-        ("drifted", t.drifted),
-        ("failed", t.failed),
-        ("unreachable", t.unreachable),
-        ("skipped", t.skipped),
-        ("interrupted", t.interrupted),
-    ]
-    .iter()
-    .filter(|(_, n)| *n > 0)
-    .map(|(k, n)| format!("{n} {k}"))
-    .collect();
-    if parts.is_empty() {
-        format!("{}", t.hosts)
-    } else {
-        format!("{} ({})", t.hosts, parts.join(", "))
     }
 }
 

@@ -4,25 +4,34 @@
 use crate::model::{AbortReason, HostStatus, RunMode, RunReport, TaskStatus};
 
 pub fn host_status(s: HostStatus) -> &'static str {
-    match s {
-        HostStatus::Ok => "ok",
-        HostStatus::Changed => "changed",
-        HostStatus::Failed => "failed",
-        HostStatus::Unreachable => "unreachable",
-        HostStatus::Skipped => "skipped",
-        HostStatus::Interrupted => "interrupted",
-        HostStatus::Compliant => "compliant",
-        HostStatus::Drifted => "drifted",
-    }
+    s.as_str()
 }
 
 pub fn task_status(s: TaskStatus) -> &'static str {
-    match s {
-        TaskStatus::Ok => "ok",
-        TaskStatus::Changed => "changed",
-        TaskStatus::Failed => "failed",
-        TaskStatus::Skipped => "skipped",
-        TaskStatus::Interrupted => "interrupted",
+    s.as_str()
+}
+
+/// "4 (3 ok, 1 changed)": the host count with its non-zero statuses.
+pub fn host_counts(report: &RunReport) -> String {
+    let t = &report.totals;
+    let parts: Vec<String> = [
+        ("ok", t.ok),
+        ("changed", t.changed),
+        ("compliant", t.compliant),
+        ("drifted", t.drifted),
+        ("failed", t.failed),
+        ("unreachable", t.unreachable),
+        ("skipped", t.skipped),
+        ("interrupted", t.interrupted),
+    ]
+    .iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(k, n)| format!("{n} {k}"))
+    .collect();
+    if parts.is_empty() {
+        format!("{}", t.hosts)
+    } else {
+        format!("{} ({})", t.hosts, parts.join(", "))
     }
 }
 

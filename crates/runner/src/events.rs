@@ -36,6 +36,19 @@ pub enum TaskStatus {
     Interrupted,
 }
 
+impl TaskStatus {
+    /// The word used everywhere a person reads it (and in JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Ok => "ok",
+            TaskStatus::Changed => "changed",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Skipped => "skipped",
+            TaskStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// Final state of one host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -50,6 +63,22 @@ pub enum HostStatus {
     Compliant,
     /// `verify` only: at least one property differs.
     Drifted,
+}
+
+impl HostStatus {
+    /// The word used everywhere a person reads it (and in JSON).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostStatus::Ok => "ok",
+            HostStatus::Changed => "changed",
+            HostStatus::Failed => "failed",
+            HostStatus::Unreachable => "unreachable",
+            HostStatus::Skipped => "skipped",
+            HostStatus::Interrupted => "interrupted",
+            HostStatus::Compliant => "compliant",
+            HostStatus::Drifted => "drifted",
+        }
+    }
 }
 
 /// One property that differs between the desired and the actual state (DSC-style).
