@@ -59,17 +59,20 @@ pub fn plan(
     let mut plays = Vec::new();
     let mut all_hosts: Vec<String> = Vec::new();
     for play in &playbook.plays {
+        let at = |what: String| {
+            let l = &play.location;
+            format!(
+                "{}:{}:{}: play {:?}: {what}",
+                l.file.display(),
+                l.line,
+                l.column,
+                play.name
+            )
+        };
         let selected = match inventory.select(&play.hosts) {
             Ok(hosts) => hosts,
             Err(err) => {
-                messages.push(format!(
-                    "{}:{}:{}: play {:?}: hosts {:?}: {err}",
-                    play.location.file.display(),
-                    play.location.line,
-                    play.location.column,
-                    play.name,
-                    play.hosts
-                ));
+                messages.push(at(format!("hosts {:?}: {err}", play.hosts)));
                 continue;
             }
         };
@@ -78,14 +81,10 @@ pub fn plan(
             .filter(|h| limited.as_ref().is_none_or(|l| l.contains(&h.name)))
             .collect();
         if selected.is_empty() {
-            messages.push(format!(
-                "{}:{}:{}: play {:?}: no host matches both {:?} and --limit",
-                play.location.file.display(),
-                play.location.line,
-                play.location.column,
-                play.name,
+            messages.push(at(format!(
+                "no host matches both {:?} and --limit",
                 play.hosts
-            ));
+            )));
             continue;
         }
         // `-e` beats every inventory level, connection settings included.
