@@ -9,6 +9,8 @@ trap 'rm -f "$log"' EXIT
 
 tests/setup.sh
 cargo build --release -p ucce-sim -p corsfleet
+# The container image takes this binary instead of building ucce-sim again on its own.
+export UCCE_SIM_BIN=${UCCE_SIM_BIN:-$(realpath "${CARGO_TARGET_DIR:-target}")/release/ucce-sim}
 # Unit, property, in-process simulator, real-sshd transport and headless-Chromium tests.
 cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
 # Real OpenSSH inside simulator containers: reachability, then rollout, idempotence, audit,
