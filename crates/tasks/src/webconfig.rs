@@ -76,6 +76,8 @@ pub(crate) async fn run(ctx: &HostContext, args: &WebConfigCorsArgs) -> TaskOutc
             ))
             .with_diff(diff)
             .with_drift(patched.drift);
+        } else if ctx.mode == Mode::Verify {
+            "CORS section differs from the playbook".to_string()
         } else {
             "would change the CORS section".to_string()
         };
