@@ -366,8 +366,9 @@ async fn session(
     connector: &Arc<dyn Connector>,
     sessions: &Sessions,
 ) -> Result<Arc<HostContext>, String> {
-    let mut map = sessions.lock().await;
-    if let Some(existing) = map.get(&host.name) {
+    // Look up under the lock, connect without it: hosts connect in parallel. A host is in one
+    // batch of a play at a time, so no two workers connect the same host concurrently.
+    if let Some(existing) = sessions.lock().await.get(&host.name) {
         return existing
             .clone()
             .ok_or_else(|| "unreachable earlier in this run".to_string());
@@ -380,6 +381,7 @@ async fn session(
     let connected = tokio::task::spawn_blocking(move || connector.connect(&name, &spec))
         .await
         .unwrap_or_else(|join| Err(format!("connection worker failed: {join}")));
+    let mut map = sessions.lock().await;
     match connected {
         Ok(transport) => {
             let mut ctx = HostContext::new(

@@ -126,6 +126,17 @@ impl Lab {
 
     /// Plan `playbook` (YAML text) and run it; returns every event.
     async fn run(&self, playbook: &str, mode: Mode, cancel: CancellationToken) -> Vec<RunEvent> {
+        self.run_with(playbook, mode, cancel, Arc::new(LocalConnector))
+            .await
+    }
+
+    async fn run_with(
+        &self,
+        playbook: &str,
+        mode: Mode,
+        cancel: CancellationToken,
+        connector: Arc<dyn Connector>,
+    ) -> Vec<RunEvent> {
         let path = self.dir.path().join("playbook.yml");
         std::fs::write(&path, playbook).expect("write playbook");
         let inventory =
@@ -145,7 +156,7 @@ impl Lab {
             preflight_timeouts: corsfleet_preflight::Timeouts::default(),
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        corsfleet_runner::run(plan, opts, Arc::new(LocalConnector), cancel, tx).await;
+        corsfleet_runner::run(plan, opts, connector, cancel, tx).await;
         let mut events = Vec::new();
         while let Ok(event) = rx.try_recv() {
             events.push(event);
@@ -689,4 +700,47 @@ async fn a_failing_installer_reports_the_msi_log() {
     assert_eq!(tasks[0].1, TaskStatus::Failed);
     assert!(tasks[0].2.contains("1603"), "{}", tasks[0].2);
     assert!(tasks[0].2.contains("last lines of"), "{}", tasks[0].2);
+}
+
+/// Connects only once `expected` connects are under way at the same time (or gives up after
+/// 10 s): a runner that connected hosts one after another would leave every host unreachable.
+struct RendezvousConnector {
+    expected: usize,
+    arrived: std::sync::Mutex<usize>,
+    all_here: std::sync::Condvar,
+}
+
+impl Connector for RendezvousConnector {
+    fn connect(&self, host: &str, spec: &ConnectionSpec) -> Result<Arc<dyn Transport>, String> {
+        let mut arrived = self.arrived.lock().map_err(|_| "poisoned".to_string())?;
+        *arrived += 1;
+        self.all_here.notify_all();
+        let (arrived, timeout) = self
+            .all_here
+            .wait_timeout_while(arrived, Duration::from_secs(10), |n| *n < self.expected)
+            .map_err(|_| "poisoned".to_string())?;
+        drop(arrived);
+        if timeout.timed_out() {
+            return Err(format!(
+                "{host}: connected alone: sessions are opened one at a time"
+            ));
+        }
+        LocalConnector.connect(host, spec)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hosts_of_a_batch_connect_in_parallel() {
+    let lab = Lab::new(&eight_hosts()[..4]).await;
+    let connector = Arc::new(RendezvousConnector {
+        expected: 4,
+        arrived: std::sync::Mutex::new(0),
+        all_here: std::sync::Condvar::new(),
+    });
+    let events = lab
+        .run_with(FACTS_ONLY, Mode::Apply, CancellationToken::new(), connector)
+        .await;
+    for host in &lab.hosts {
+        assert_eq!(host_status(&events, host), Some(HostStatus::Ok), "{host}");
+    }
 }
