@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end over real OpenSSH: four ucce-sim containers, the shipped playbook.
-# Asserts: first run changes all 4 hosts; a second run changes nothing; verify is compliant;
-# a changed host key is refused (host unreachable, exit 4) and that host is left untouched.
+# Asserts: first run changes all 4 hosts (on sim-4 the installer first answers 1618, "another
+# installation in progress", then 3010: retried, then reported as reboot required, all through
+# the 8-bit SSH exit status); a second run changes nothing; verify is compliant; a changed host
+# key makes that host unreachable and max_fail_percentage stops the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,11 +23,17 @@ expect() { # expect WHAT ACTUAL WANTED
   echo "e2e ok: $1 ($2)"
 }
 
+# Script sim-4's installer (as the ssh user, who owns the simulator's state files).
+docker exec -u administrator "${SIM_PROJECT:-corsfleet-sim}-4" sh -c \
+  'printf "installer:\n  next_exit_once: 1618\n  outcome: reboot\n" > /sim-faults.yml'
+
 set +e
 "$bin" run playbooks/enable-cors.yml -i "$inventory" --no-progress --report-dir "$work/run1"; code=$?
 set -e
 expect "first run exit code" "$code" 0
 expect "first run: hosts changed" "$(status_count "$work/run1/report.json" changed)" 4
+reboot=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(",".join(h["name"] for h in r["hosts"] for t in h["tasks"] if t["reboot_required"]))' "$work/run1/report.json")
+expect "first run: msiexec 1618 retried, 3010 reported as reboot required" "$reboot" sim-4
 
 "$bin" run playbooks/enable-cors.yml -i "$inventory" --no-progress --report-dir "$work/run2"
 expect "second run: hosts changed" "$(status_count "$work/run2/report.json" changed)" 0
