@@ -65,4 +65,17 @@ expect "changed host key: unreachable hosts" "$(status_count "$work/changed-key/
 expect "changed host key: side B skipped" "$(status_count "$work/changed-key/report.json" skipped)" 2
 grep -qi "host key" "$work/changed-key.err" || { echo "e2e FAILED: no host-key message for $target" >&2; cat "$work/changed-key.err" >&2; exit 1; }
 echo "e2e ok: changed host key for $target refused"
+
+# First contact: an empty known_hosts refuses every host (verify never stops early: exit 4);
+# --accept-new-host-keys records each host's key once, then the audit is compliant.
+: > "$work/known_hosts_new"
+sed "s#$known_hosts#$work/known_hosts_new#g" "$inventory" > "$work/inventory-new-keys.yml"
+set +e
+"$bin" verify playbooks/enable-cors.yml -i "$work/inventory-new-keys.yml" --no-progress --report-dir "$work/unknown" 2>/dev/null; code=$?
+set -e
+expect "unknown host keys: exit code" "$code" 4
+expect "unknown host keys: unreachable hosts" "$(status_count "$work/unknown/report.json" unreachable)" 4
+"$bin" verify playbooks/enable-cors.yml -i "$work/inventory-new-keys.yml" --no-progress --accept-new-host-keys --report-dir "$work/accepted" 2>/dev/null
+expect "accept-new-host-keys: hosts compliant" "$(status_count "$work/accepted/report.json" compliant)" 4
+expect "accept-new-host-keys: hosts recorded" "$(grep -c . "$work/known_hosts_new")" 4
 echo "e2e: all checks passed"
