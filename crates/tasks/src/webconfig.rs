@@ -121,13 +121,30 @@ async fn apply(
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
         .to_string();
-    let backup_path = path
+    let dir = path
         .parent()
-        .and_then(|dir| {
-            dir.join(&format!("{}.corsfleet-{stamp}.bak", path.file_name()))
-                .ok()
-        })
         .ok_or_else(|| format!("cannot name a backup beside {path}"))?;
+    let name = path.file_name().to_string();
+    // `FILE.corsfleet-STAMP.bak`, or `-2`, `-3`…: never overwrite an earlier backup.
+    let backup_path = ctx
+        .blocking(move |t| {
+            for n in 1..100 {
+                let suffix = if n == 1 {
+                    String::new()
+                } else {
+                    format!("-{n}")
+                };
+                let candidate = dir.join(&format!("{name}.corsfleet-{stamp}{suffix}.bak"))?;
+                if t.stat(&candidate)?.is_none() {
+                    return Ok(candidate);
+                }
+            }
+            Err(StepError::Check(format!(
+                "too many backups named {name}.corsfleet-{stamp}*.bak"
+            )))
+        })
+        .await
+        .map_err(|err| format!("cannot name a backup beside {path}: {err}"))?;
 
     let (target, backup_at) = (path.clone(), backup_path.clone());
     let (original_bytes, new_bytes) = (original.to_vec(), new.to_vec());

@@ -292,7 +292,8 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// `FILE.YYYYMMDDTHHMMSSZ.bak` beside the file; never overwrites an earlier backup.
+/// `FILE.corsfleet-YYYYMMDDTHHMMSSZ.bak` beside the file (the name `run` uses too); never
+/// overwrites an earlier backup.
 fn write_backup(path: &Path, old: &[u8]) -> std::io::Result<PathBuf> {
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
@@ -300,9 +301,9 @@ fn write_backup(path: &Path, old: &[u8]) -> std::io::Result<PathBuf> {
     let base = path.as_os_str().to_string_lossy().into_owned();
     for n in 0..1000 {
         let candidate = if n == 0 {
-            PathBuf::from(format!("{base}.{stamp}.bak"))
+            PathBuf::from(format!("{base}.corsfleet-{stamp}.bak"))
         } else {
-            PathBuf::from(format!("{base}.{stamp}-{n}.bak"))
+            PathBuf::from(format!("{base}.corsfleet-{stamp}-{n}.bak"))
         };
         match OpenOptions::new()
             .write(true)
