@@ -50,8 +50,14 @@ fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_recursion_limit(64);
+    // A template is input: a loop like `{% for i in range(10**9) %}` must end in an error,
+    // not hang the planner. Real playbook strings use a few dozen units.
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env
 }
+
+/// Instructions one template may execute.
+const TEMPLATE_FUEL: u64 = 100_000;
 
 fn has_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")

@@ -48,6 +48,27 @@ mod templating {
     use super::*;
 
     #[test]
+    fn a_runaway_template_is_an_error_not_a_hang() {
+        let dir = tree(&[
+            (
+                "inv.yml",
+                "all:\n  hosts:\n    h1: { ansible_connection: local }\n",
+            ),
+            (
+                "pb.yml",
+                "- name: p\n  hosts: all\n  tasks:\n    - name: t\n      web_config_cors:\n        origins: \"{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\"\n",
+            ),
+        ]);
+        let pb = Playbook::load(&dir.path().join("pb.yml")).unwrap();
+        let inv = Inventory::load(&[dir.path().join("inv.yml")]).unwrap();
+        let play = &pb.plays[0];
+        let host = inv.select("all").unwrap()[0];
+        let err = template_task(&pb, play, &play.tasks[0], host, &inv, &extra(&[]))
+            .expect_err("a template past its fuel must fail");
+        assert!(err.to_string().contains("fuel"), "{err}");
+    }
+
+    #[test]
     fn shipped_playbook_templates_for_the_lab() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let pb = Playbook::load(&root.join("playbooks/enable-cors.yml")).unwrap();
