@@ -581,7 +581,6 @@ async fn a_task_that_outlives_its_timeout_fails() {
       timeout: 1
 "#
     );
-    let started = std::time::Instant::now();
     let events = lab
         .run(&playbook, Mode::Apply, CancellationToken::new())
         .await;
@@ -592,7 +591,6 @@ async fn a_task_that_outlives_its_timeout_fails() {
         "{}",
         tasks[0].2
     );
-    assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
