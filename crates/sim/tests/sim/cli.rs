@@ -83,12 +83,11 @@ fn bare_msiexec_through_the_cmd_link_installs_after_the_shell_exited() {
     ucce_sim::init(&root, &[]).expect("init");
     ucce_sim::make_msi(&root.join("C:/Windows/Temp/IISCORS_amd64.msi")).expect("msi");
     let cmd = link(dir.path(), "ucce-sim-cmd");
-    let started = Instant::now();
     let (code, _, _) = run(Command::new(&cmd)
         .args(["-c", r#"msiexec /i C:\Windows\Temp\IISCORS_amd64.msi /qn"#])
         .env("UCCE_SIM_ROOT", &root));
     assert_eq!(code, 0);
-    assert!(started.elapsed() < Duration::from_secs(1));
+    // Returned before the install: the marks are not there yet (they appear ~1 s later).
     assert!(!ucce_sim::msi::is_installed(&root));
     let deadline = Instant::now() + Duration::from_secs(6);
     while !ucce_sim::msi::is_installed(&root) && Instant::now() < deadline {

@@ -44,10 +44,9 @@ fn start_wait_returns_the_installer_exit_code() {
 #[test]
 fn bare_msiexec_returns_at_once_and_installs_later() {
     let dir = root();
-    let started = Instant::now();
     let out = shell::run(dir.path(), UNWAITED);
     assert_eq!(out.code, 0);
-    assert!(started.elapsed() < Duration::from_millis(500));
+    // Returned before the install: the marks are not there yet (they appear ~1 s later).
     assert!(
         !msi::is_installed(dir.path()),
         "a client that does not wait sees nothing yet"
