@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end over real OpenSSH: four ucce-sim containers, the shipped playbook.
-# Asserts: first run changes all 4 hosts (on sim-4 the installer first answers 1618, "another
+# Asserts: first run changes all 4 hosts (sim-2 through PowerShell command lines; on sim-4 the installer first answers 1618, "another
 # installation in progress", then 3010: retried, then reported as reboot required, all through
 # the 8-bit SSH exit status); a second run changes nothing; verify is compliant; a changed host
 # key makes that host unreachable and max_fail_percentage stops the run.
@@ -27,8 +27,12 @@ expect() { # expect WHAT ACTUAL WANTED
 docker exec -u administrator "${SIM_PROJECT:-corsfleet-sim}-4" sh -c \
   'printf "installer:\n  next_exit_once: 1618\n  outcome: reboot\n" > /sim-faults.yml'
 
+# sim-2 is driven as a server whose OpenSSH DefaultShell is PowerShell: its commands go out as
+# `powershell -NoProfile -NonInteractive -EncodedCommand …` (a second inventory adds the var).
+printf 'all:\n  hosts:\n    sim-2:\n      corsfleet_remote_shell: powershell\n' > "$work/powershell.yml"
+
 set +e
-"$bin" run playbooks/enable-cors.yml -i "$inventory" --no-progress --report-dir "$work/run1"; code=$?
+"$bin" run playbooks/enable-cors.yml -i "$inventory" -i "$work/powershell.yml" --no-progress --report-dir "$work/run1"; code=$?
 set -e
 expect "first run exit code" "$code" 0
 expect "first run: hosts changed" "$(status_count "$work/run1/report.json" changed)" 4
