@@ -65,6 +65,11 @@ impl Lab {
     }
 }
 
+/// The `report.json` a run wrote into `dir`.
+fn report_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap()
+}
+
 const FACTS: &str = "- name: facts\n  hosts: all\n  serial: 1\n  max_fail_percentage: 0\n  tasks:\n    - name: facts\n      iis_facts: {}\n";
 const FACTS_NO_LIMIT: &str =
     "- name: facts\n  hosts: all\n  tasks:\n    - name: facts\n      iis_facts: {}\n";
@@ -105,8 +110,7 @@ fn exit_3_when_a_host_fails() {
     let lab = Lab::new(&[("h1", true), ("h2", false)], FACTS_NO_LIMIT);
     let report = lab.dir.path().join("report");
     lab.run(&["--report-dir", report.to_str().unwrap()]).code(3);
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(report.join("report.json")).unwrap()).unwrap();
+    let json: serde_json::Value = report_json(&report);
     assert_eq!(json["hosts"][1]["status"], "failed");
     for file in ["junit.xml", "report.md", "report.html"] {
         assert!(report.join(file).is_file(), "{file}");
@@ -183,8 +187,7 @@ fn exit_130_on_ctrl_c_after_the_step_in_flight() {
     assert!(status.success());
     let code = child.wait().unwrap().code();
     assert_eq!(code, Some(130));
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(report.join("report.json")).unwrap()).unwrap();
+    let json: serde_json::Value = report_json(&report);
     assert_eq!(json["hosts"][0]["status"], "interrupted");
     let tasks = json["hosts"][0]["tasks"].as_array().unwrap();
     assert!(tasks.iter().any(|t| t["status"] == "interrupted"));
@@ -270,8 +273,7 @@ fn verify_is_read_only_and_exits_3_on_drift() {
         .clone();
     assert!(String::from_utf8_lossy(&out).contains("drifted"));
     assert_eq!(std::fs::read(&web_config).unwrap(), before);
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(report.join("report.json")).unwrap()).unwrap();
+    let json: serde_json::Value = report_json(&report);
     assert_eq!(json["hosts"][0]["status"], "drifted");
     assert!(
         !json["hosts"][0]["tasks"][0]["drift"]

@@ -614,6 +614,15 @@ async fn cancellation_starts_nothing_and_reports_hosts_interrupted() {
     }
 }
 
+/// Only the installer, retrying a busy msiexec at once.
+const INSTALL_ONLY: &str = r#"
+- name: install
+  hosts: all
+  tasks:
+    - name: install
+      msi_install: { src: "{{ cors_msi_src }}", sha256: "{{ cors_msi_sha256 }}", busy_delay: 0 }
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn msiexec_busy_is_retried_and_reboot_required_is_success() {
     let lab = Lab::new(&sides(&[("h1", "a")], false)).await;
@@ -622,15 +631,8 @@ async fn msiexec_busy_is_retried_and_reboot_required_is_success() {
         "installer:\n  next_exit_once: 1618\n  outcome: reboot\n",
     )
     .expect("faults");
-    let playbook = r#"
-- name: install
-  hosts: all
-  tasks:
-    - name: install
-      msi_install: { src: "{{ cors_msi_src }}", sha256: "{{ cors_msi_sha256 }}", busy_delay: 0 }
-"#;
     let events = lab
-        .run(playbook, Mode::Apply, CancellationToken::new())
+        .run(INSTALL_ONLY, Mode::Apply, CancellationToken::new())
         .await;
     let (status, reboot, message) = events
         .iter()
@@ -684,15 +686,8 @@ async fn a_failing_installer_reports_the_msi_log() {
         "installer:\n  outcome: fail\n",
     )
     .expect("faults");
-    let playbook = r#"
-- name: install
-  hosts: all
-  tasks:
-    - name: install
-      msi_install: { src: "{{ cors_msi_src }}", sha256: "{{ cors_msi_sha256 }}" }
-"#;
     let events = lab
-        .run(playbook, Mode::Apply, CancellationToken::new())
+        .run(INSTALL_ONLY, Mode::Apply, CancellationToken::new())
         .await;
     let tasks = tasks_of(&events, "h1");
     assert_eq!(tasks[0].1, TaskStatus::Failed);

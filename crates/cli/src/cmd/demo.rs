@@ -256,12 +256,7 @@ impl Lab {
         job.options.playbook = "playbooks/enable-cors.yml (embedded)".to_string();
         job.options.inventory =
             vec!["inventory/lab.yml (embedded, + simulator host_vars)".to_string()];
-        let sinks = Sinks {
-            report_dir: common.report_dir.clone(),
-            events: None,
-            progress: !common.no_progress,
-            output: OutputFormat::Text,
-        };
+        let sinks = Sinks::from(&common);
         job.execute(
             Arc::new(CliConnector {
                 accept_new_host_keys: false,

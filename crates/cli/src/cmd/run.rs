@@ -148,12 +148,7 @@ impl Job {
             .enable_all()
             .build()
             .map_err(CliError::internal)?;
-        let sinks = Sinks {
-            report_dir: common.report_dir.clone(),
-            events: common.events.clone(),
-            progress: !common.no_progress,
-            output: common.output,
-        };
+        let sinks = Sinks::from(common);
         let connector = Arc::new(CliConnector {
             accept_new_host_keys: self.accept_new_host_keys,
         });
@@ -223,6 +218,17 @@ pub struct Sinks {
     pub events: Option<PathBuf>,
     pub progress: bool,
     pub output: OutputFormat,
+}
+
+impl From<&CommonArgs> for Sinks {
+    fn from(common: &CommonArgs) -> Self {
+        Sinks {
+            report_dir: common.report_dir.clone(),
+            events: common.events.clone(),
+            progress: !common.no_progress,
+            output: common.output,
+        }
+    }
 }
 
 #[allow(clippy::print_stderr, clippy::print_stdout)]
