@@ -292,7 +292,7 @@ async fn run_host(
                     now,
                     0,
                     None,
-                    &outcome_note("not started: the run was stopped"),
+                    &TaskOutcome::skipped("not started: the run was stopped"),
                 ));
             }
             return finish(HostEnd::Interrupted);
@@ -470,10 +470,6 @@ fn module_name(task: &Task) -> &'static str {
         ModuleArgs::WebConfigCors(_) => "web_config_cors",
         ModuleArgs::CorsPreflight(_) => "cors_preflight",
     }
-}
-
-fn outcome_note(message: &str) -> TaskOutcome {
-    TaskOutcome::skipped(message)
 }
 
 #[allow(clippy::too_many_arguments)]
